@@ -1,0 +1,61 @@
+"""Settings, read once from ``BASTION_*`` environment variables.
+
+Every limit that protects Bastion from hostile input lives here, so operators
+have one place to look and one naming scheme (``BASTION_MAX_PIXELS`` ...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+ENV_PREFIX = "BASTION_"
+
+
+class ConfigError(ValueError):
+    """A ``BASTION_*`` variable holds a value Bastion cannot use."""
+
+
+def _default_home() -> Path:
+    return Path.home() / ".bastion"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Process-wide settings; construct with :meth:`from_env` or directly in tests."""
+
+    #: Where the embedded database, snapshots and review media live.
+    home: Path = field(default_factory=_default_home)
+    #: Images with more pixels than this are refused before decoding
+    #: (decompression bombs). 250 MP admits every camera sold today.
+    max_pixels: int = 250_000_000
+    #: Files larger than this are refused without being read.
+    max_file_bytes: int = 1 << 30
+    #: PDQ hashes below this quality are flagged as low quality; Meta's
+    #: guidance is not to act on matches of hashes under 50.
+    pdq_quality_threshold: int = 50
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults overridden by ``BASTION_<FIELD>`` variables."""
+        env = os.environ if environ is None else environ
+        overrides: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            if f.name == "home":
+                overrides[f.name] = Path(raw).expanduser()
+                continue
+            try:
+                value = int(raw.replace("_", ""))
+            except ValueError:
+                raise ConfigError(
+                    f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a whole number"
+                ) from None
+            if value < 0:
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} must not be negative")
+            overrides[f.name] = value
+        return replace(cls(), **overrides)  # type: ignore[arg-type]

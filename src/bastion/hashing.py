@@ -1,0 +1,150 @@
+"""Fingerprint files and byte strings: the hashing step every door calls.
+
+One pass over the bytes: a :class:`~bastion.media.reader.HashingReader` feeds
+the crypto hasher while the image decoder reads what it needs; whatever the
+decoder skips is hashed at the end.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+from bastion.config import Settings
+from bastion.fingerprint import Fingerprint, ItemError, Signal
+from bastion.media.errors import FileTooLarge, MediaError, NotAnImage
+from bastion.media.image import decode_for_pdq
+from bastion.media.reader import HashingReader
+from bastion.media.sniff import SNIFF_BYTES, MediaKind, sniff
+from bastion.signals.crypto import CryptoHasher
+from bastion.signals.pdq import PdqHash, pdq_from_luma
+
+#: Extensions that promise an image; content that is not one is an error.
+IMAGE_EXTENSIONS = frozenset(
+    (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".dib")
+    + (".tif", ".tiff", ".heic", ".heif", ".avif")
+)
+_READ_BUFFER = 1 << 20
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    return Settings.from_env()
+
+
+class NotARegularFile(OSError):
+    """A path names a directory, FIFO, socket or device, not a file."""
+
+
+def hash_file(
+    path: str | os.PathLike[str], *, settings: Settings | None = None, dihedral: bool = False
+) -> Fingerprint:
+    """Fingerprint the file at ``path``.
+
+    Raises ``OSError`` when the file cannot be opened or read at all (missing,
+    permission denied, not a regular file); every problem with the *content*
+    is reported in ``Fingerprint.error`` instead, with the crypto digests kept.
+    """
+    path = Path(path)
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise NotARegularFile(f"not a regular file: {path}")
+    with open(path, "rb", buffering=0) as raw:
+        return hash_stream(raw, info.st_size, name=path.name, settings=settings, dihedral=dihedral)
+
+
+def hash_bytes(
+    data: bytes,
+    *,
+    name: str | None = None,
+    settings: Settings | None = None,
+    dihedral: bool = False,
+) -> Fingerprint:
+    """Fingerprint an in-memory file; ``name`` (optional) is used like a path's."""
+    return hash_stream(io.BytesIO(data), len(data), name=name, settings=settings, dihedral=dihedral)
+
+
+def hash_stream(
+    raw: BinaryIO,
+    size: int,
+    *,
+    name: str | None = None,
+    settings: Settings | None = None,
+    dihedral: bool = False,
+) -> Fingerprint:
+    """Fingerprint a seekable binary stream of ``size`` bytes, reading it once.
+
+    ``name`` is only used to flag content that contradicts an image extension
+    (a text file called ``.jpg``); the type always comes from the bytes.
+    """
+    settings = settings or default_settings()
+    hasher = CryptoHasher()
+    reader = HashingReader(raw, hasher.update)
+    buffered = io.BufferedReader(reader, _READ_BUFFER)
+    media_type = sniff(buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES])
+    if size > settings.max_file_bytes:
+        error: MediaError = FileTooLarge(
+            f"{size:,} bytes is over the limit of {settings.max_file_bytes:,} "
+            "(BASTION_MAX_FILE_BYTES); not read"
+        )
+        return Fingerprint(media_type.mime, size, error=ItemError(error.code, error.message))
+
+    image = _ImageFields()
+    if media_type.kind is MediaKind.IMAGE:
+        image = _hash_image(buffered, settings, dihedral)
+    elif media_type.kind is MediaKind.EMPTY:
+        image = _ImageFields(error=ItemError("empty", "the file is empty (0 bytes)"))
+    elif name and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+        error = NotAnImage(f"named {Path(name).suffix} but the content is {media_type.mime}")
+        image = _ImageFields(error=ItemError(error.code, error.message))
+    reader.finish()
+    digests = hasher.digests()
+    crypto = (
+        Signal("md5", digests.md5),
+        Signal("sha1", digests.sha1),
+        Signal("sha256", digests.sha256),
+    )
+    pdq = (Signal("pdq", image.pdq.hex),) if image.pdq else ()
+    quality = image.pdq.quality if image.pdq else None
+    return Fingerprint(
+        media_type=media_type.mime,
+        size=hasher.length,
+        signals=crypto + pdq,
+        pdq_quality=quality,
+        low_quality=quality is not None and quality < settings.pdq_quality_threshold,
+        width=image.width,
+        height=image.height,
+        pdq_dihedral=image.dihedral,
+        error=image.error,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ImageFields:
+    """The image-derived parts of a fingerprint (empty for non-images)."""
+
+    pdq: PdqHash | None = None
+    width: int | None = None
+    height: int | None = None
+    dihedral: tuple[str, ...] = ()
+    error: ItemError | None = None
+
+
+def _hash_image(stream: BinaryIO, settings: Settings, dihedral: bool) -> _ImageFields:
+    try:
+        decoded = decode_for_pdq(stream, max_pixels=settings.max_pixels)
+    except MediaError as exc:
+        return _ImageFields(error=ItemError(exc.code, exc.message))
+    hashes = pdq_from_luma(decoded.luma, dihedral=dihedral)
+    return _ImageFields(
+        pdq=hashes[0],
+        width=decoded.width,
+        height=decoded.height,
+        dihedral=tuple(h.hex for h in hashes) if dihedral else (),
+    )

@@ -1,0 +1,224 @@
+"""Decode an image into the luma plane PDQ hashes, as cheaply as possible.
+
+Meta's reference hasher squashes any image larger than 512 px on a side to
+512x512 by nearest-neighbour sampling, upright as a person sees it, before
+filtering.  So a hash never needs more than 512x512 pixels, and this module
+decodes only what those samples need:
+
+* JPEG is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (libjpeg's
+  "draft" mode) and, for colour JPEGs, as the Y plane only;
+* the EXIF orientation and the reference's corner-aligned sampling are folded
+  into one nearest-neighbour affine transform, so the full-size image is
+  never rotated or copied;
+* colour conversion happens on the <= 512x512 sample, not the full image.
+
+Limits are checked from the header, before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pillow_heif
+from PIL import Image, UnidentifiedImageError
+
+from bastion.media.errors import (
+    CorruptImage,
+    MediaError,
+    NotAnImage,
+    TooManyPixels,
+    TruncatedImage,
+    UnsupportedImage,
+)
+from bastion.signals.pdq import FloatArray, luma_from_rgb
+
+pillow_heif.register_heif_opener()
+Image.init()  # load every plugin now, so IMAGE_FORMATS all resolve
+# Bastion enforces Settings.max_pixels itself, per call and before decoding;
+# Pillow's process-wide bomb check would refuse images the operator allowed.
+Image.MAX_IMAGE_PIXELS = None
+
+#: The reference squashes larger images to PDQ_SIDE x PDQ_SIDE.
+PDQ_SIDE = 512
+#: Pillow decoders Bastion accepts; anything else is not opened at all,
+#: which keeps rarely used (and rarely fuzzed) decoders away from hostile input.
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "HEIF", "AVIF")
+
+_ORIENTATION_TAG = 0x0112
+#: Sub-pixel nudge so floor() of a sample position never lands on the wrong
+#: side of an integer because of rounding; smaller than one 512th of a pixel.
+_NUDGE = 1.0 / 1024.0
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    """What PDQ needs from an image, plus facts worth reporting."""
+
+    luma: FloatArray  #: upright luma, at most PDQ_SIDE x PDQ_SIDE
+    width: int  #: upright width of the full image
+    height: int  #: upright height of the full image
+    format: str  #: Pillow's format name, e.g. "JPEG"
+    mode: str  #: Pillow's colour mode of the stored image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not sink the image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _sampling_transform(
+    orientation: int, raw_size: tuple[int, int], decoded_size: tuple[int, int], out: tuple[int, int]
+) -> tuple[float, float, float, float, float, float]:
+    """Affine map from output pixels to decoded pixels.
+
+    Output pixel (i, j) of the upright image shows upright pixel
+    (floor(i * W / n), floor(j * H / n)) - the reference's corner-aligned
+    nearest-neighbour resize - which the EXIF orientation maps to a raw pixel,
+    which draft decoding maps to a pixel of the (possibly) reduced image.
+    """
+    raw_w, raw_h = raw_size
+    transposed = orientation in (5, 6, 7, 8)
+    up_w, up_h = (raw_h, raw_w) if transposed else (raw_w, raw_h)
+    step_x, step_y = up_w / out[0], up_h / out[1]
+    # Pillow evaluates the map at pixel centres (i + 0.5, j + 0.5).
+    # forward(step, origin): coordinate = origin + step * i + nudge.
+    fwd_x = (step_x, _NUDGE - 0.5 * step_x)
+    fwd_y = (step_y, _NUDGE - 0.5 * step_y)
+
+    def mirrored(forward: tuple[float, float], length: int) -> tuple[float, float]:
+        # length - u has floor(length - u) == length - 1 - floor(u) for
+        # non-integer u, which the nudge guarantees.
+        return (-forward[0], length - forward[1])
+
+    # Raw x and y as functions of output i (x-terms) and j (y-terms).
+    zero = (0.0, 0.0)
+    if orientation == 2:
+        rx, ry = (mirrored(fwd_x, raw_w), zero), (zero, fwd_y)
+    elif orientation == 3:
+        rx, ry = (mirrored(fwd_x, raw_w), zero), (zero, mirrored(fwd_y, raw_h))
+    elif orientation == 4:
+        rx, ry = (fwd_x, zero), (zero, mirrored(fwd_y, raw_h))
+    elif orientation == 5:
+        rx, ry = (zero, fwd_y), (fwd_x, zero)
+    elif orientation == 6:
+        rx, ry = (zero, fwd_y), (mirrored(fwd_x, raw_h), zero)
+    elif orientation == 7:
+        rx, ry = (zero, mirrored(fwd_y, raw_w)), (mirrored(fwd_x, raw_h), zero)
+    elif orientation == 8:
+        rx, ry = (zero, mirrored(fwd_y, raw_w)), (fwd_x, zero)
+    else:
+        rx, ry = (fwd_x, zero), (zero, fwd_y)
+    sx, sy = decoded_size[0] / raw_w, decoded_size[1] / raw_h
+    (xi, xj), (yi, yj) = rx, ry
+    return (
+        sx * xi[0],
+        sx * xj[0],
+        sx * (xi[1] + xj[1]),
+        sy * yi[0],
+        sy * yj[0],
+        sy * (yi[1] + yj[1]),
+    )
+
+
+def _luma(sample: Image.Image, stored_mode: str) -> FloatArray:
+    """Float luma of a small image in any Pillow mode, as the reference sees it."""
+    mode = sample.mode
+    if mode in ("L", "1", "LA", "La"):
+        return np.asarray(sample.convert("L") if mode != "L" else sample, dtype=np.float32)
+    if mode.startswith("I") or mode == "F":
+        values = np.asarray(sample, dtype=np.float32)
+        if stored_mode.startswith("I;16") or (mode == "I" and values.max(initial=0) > 255):
+            values = values / 257.0  # 16-bit samples
+        elif mode == "F" and values.max(initial=0) <= 1.0:
+            values = values * 255.0  # normalised floats
+        return np.clip(values, 0, 255).astype(np.float32)
+    if mode == "LAB":
+        return np.asarray(sample.getchannel("L"), dtype=np.float32)
+    rgb = sample if mode == "RGB" else sample.convert("RGB")
+    return luma_from_rgb(np.asarray(rgb))
+
+
+def _draft_for_pdq(image: Image.Image) -> None:
+    """Ask libjpeg to decode at the smallest DCT scale that keeps >= 512 samples.
+
+    Only when the scale actually drops (>= 2x): a full-size grayscale decode
+    would cost the colour fidelity of small images for no speed.
+    """
+    if image.format not in ("JPEG", "MPO"):
+        return
+    w, h = image.size
+    if min(w // PDQ_SIDE if w > PDQ_SIDE else 1, h // PDQ_SIDE if h > PDQ_SIDE else 1) < 2:
+        return
+    mode = "L" if image.mode in ("L", "RGB") else image.mode
+    image.draft(mode, (min(w, PDQ_SIDE), min(h, PDQ_SIDE)))
+
+
+def _sample(image: Image.Image, orientation: int, raw_size: tuple[int, int]) -> Image.Image:
+    raw_w, raw_h = raw_size
+    up_w, up_h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+    if up_w <= PDQ_SIDE and up_h <= PDQ_SIDE:
+        out = (up_w, up_h)
+        if orientation == 1:
+            image.load()
+            return image
+    else:
+        out = (PDQ_SIDE, PDQ_SIDE)
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")  # Pillow's transform has no 16-bit path
+    data = _sampling_transform(orientation, raw_size, image.size, out)
+    return image.transform(out, Image.Transform.AFFINE, data, resample=Image.Resampling.NEAREST)
+
+
+def decode_for_pdq(stream: BinaryIO, *, max_pixels: int) -> DecodedImage:
+    """Decode ``stream`` into the upright, <= 512x512 luma plane PDQ hashes.
+
+    Raises a :class:`~bastion.media.errors.MediaError` subclass that says
+    what is wrong with the file; never a bare decoder exception.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(stream, formats=IMAGE_FORMATS)
+    except UnidentifiedImageError:
+        raise NotAnImage("not an image Bastion can decode (no decoder recognised it)") from None
+    except Exception as exc:  # noqa: BLE001 - hostile headers raise anything
+        raise CorruptImage(f"unreadable image header: {exc}") from None
+    with image:
+        raw_size = image.size
+        pixels = raw_size[0] * raw_size[1]
+        if pixels > max_pixels:
+            raise TooManyPixels(
+                f"{raw_size[0]}x{raw_size[1]} = {pixels:,} pixels is over the limit of "
+                f"{max_pixels:,} (BASTION_MAX_PIXELS); refused without decoding"
+            )
+        if pixels == 0:
+            raise CorruptImage(f"image declares a size of {raw_size[0]}x{raw_size[1]}")
+        orientation = _orientation(image)
+        stored_mode = image.mode
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _draft_for_pdq(image)
+                sample = _sample(image, orientation, raw_size)
+                luma = _luma(sample, stored_mode)
+        except MediaError:
+            raise
+        except OSError as exc:
+            text = str(exc)
+            if "truncated" in text or "end of file" in text.lower():
+                raise TruncatedImage(f"image data ends early: {text}") from None
+            raise CorruptImage(f"damaged image data: {text}") from None
+        except ValueError as exc:
+            raise UnsupportedImage(
+                f"cannot decode {image.format} in mode {stored_mode}: {exc}"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - decoders raise SyntaxError, EOFError ...
+            raise CorruptImage(f"damaged image data: {type(exc).__name__}: {exc}") from None
+        up_w, up_h = (raw_size[1], raw_size[0]) if orientation in (5, 6, 7, 8) else raw_size
+        return DecodedImage(luma, up_w, up_h, str(image.format), stored_mode)

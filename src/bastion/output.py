@@ -1,0 +1,134 @@
+"""Rows of results, written as a terminal table or for machines (JSONL, CSV, TE).
+
+Machine formats stream one row at a time to stdout; only the table, meant
+for a person at a terminal, waits for all rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from bastion.fingerprint import Fingerprint, ItemError, Signal
+from bastion.formats.te import format_signals
+from bastion.signals.pdq import DIHEDRAL_NAMES
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSONL = "jsonl"
+    CSV = "csv"
+    TE = "te"
+
+
+@dataclass(frozen=True, slots=True)
+class HashRow:
+    """One input item: its fingerprint, or why there is none."""
+
+    path: str
+    fingerprint: Fingerprint | None = None
+    error: ItemError | None = None
+
+    @property
+    def problem(self) -> ItemError | None:
+        if self.error is not None:
+            return self.error
+        return self.fingerprint.error if self.fingerprint else None
+
+    @property
+    def status(self) -> str:
+        return "error" if self.problem else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "status": self.status}
+        if self.fingerprint is not None:
+            out.update(self.fingerprint.to_dict())
+        problem = self.problem
+        out["error_code"] = problem.code if problem else None
+        out["error"] = problem.message if problem else None
+        return out
+
+
+_CSV_COLUMNS = [
+    "path",
+    "status",
+    "media_type",
+    "size",
+    "width",
+    "height",
+    "md5",
+    "sha1",
+    "sha256",
+    "pdq",
+    "pdq_quality",
+    "low_quality",
+    "error_code",
+    "error",
+]
+
+
+class RowWriter:
+    """Writes rows in one format to a text stream as they arrive."""
+
+    def __init__(self, fmt: OutputFormat, out: TextIO, *, dihedral: bool = False) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.dihedral = dihedral
+        self._table_rows: list[HashRow] = []
+        self._csv: Any = None
+        if fmt is OutputFormat.CSV:
+            columns = _CSV_COLUMNS + (
+                [f"pdq_{name}" for name in DIHEDRAL_NAMES[1:]] if dihedral else []
+            )
+            self._csv = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+            self._csv.writeheader()
+
+    def write(self, row: HashRow) -> None:
+        if self.fmt is OutputFormat.TABLE:
+            self._table_rows.append(row)
+        elif self.fmt is OutputFormat.JSONL:
+            self.out.write(json.dumps(row.to_dict(), separators=(",", ":")) + "\n")
+        elif self.fmt is OutputFormat.CSV:
+            record = row.to_dict()
+            for name, value in (record.pop("pdq_dihedral", None) or {}).items():
+                record[f"pdq_{name}"] = value
+            self._csv.writerow(record)
+        elif row.fingerprint is not None:
+            variants = [Signal("pdq", v) for v in row.fingerprint.pdq_dihedral[1:]]
+            for line in format_signals([*row.fingerprint.signals, *variants]):
+                self.out.write(line + "\n")
+
+    def close(self) -> None:
+        if self.fmt is OutputFormat.TABLE:
+            Console(file=self.out).print(_table(self._table_rows, self.dihedral))
+        self.out.flush()
+
+
+def _table(rows: Iterable[HashRow], dihedral: bool) -> Table:
+    table = Table(show_lines=True, expand=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("type")
+    table.add_column("hashes", overflow="fold", no_wrap=False)
+    table.add_column("pdq quality", justify="right")
+    for row in rows:
+        fp = row.fingerprint
+        problem = row.problem
+        lines = [f"{s.type:<6} {s.value}" for s in fp.signals] if fp else []
+        if fp and dihedral:
+            lines += [
+                f"{n:<10} {v}" for n, v in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True)
+            ]
+        if problem:
+            lines.append(f"[red]{problem.code}[/red]: {problem.message}")
+        quality = ""
+        if fp and fp.pdq_quality is not None:
+            quality = f"{fp.pdq_quality}" + (" [yellow](low)[/yellow]" if fp.low_quality else "")
+        table.add_row(row.path, fp.media_type if fp else "", "\n".join(lines), quality)
+    return table
