@@ -26,8 +26,8 @@ from bastion.signals.pdq import PdqHash, pdq_from_luma
 
 #: Extensions that promise an image; content that is not one is an error.
 IMAGE_EXTENSIONS = frozenset(
-    (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".dib")
-    + (".tif", ".tiff", ".heic", ".heif", ".avif")
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".dib"}
+    | {".tif", ".tiff", ".heic", ".heif", ".avif"}
 )
 _READ_BUFFER = 1 << 20
 
@@ -97,7 +97,7 @@ def hash_stream(
 
     image = _ImageFields()
     if media_type.kind is MediaKind.IMAGE:
-        image = _hash_image(buffered, settings, dihedral)
+        image = _hash_image(buffered, media_type.pillow_format, settings, dihedral)
     elif media_type.kind is MediaKind.EMPTY:
         image = _ImageFields(error=ItemError("empty", "the file is empty (0 bytes)"))
     elif name and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
@@ -136,9 +136,13 @@ class _ImageFields:
     error: ItemError | None = None
 
 
-def _hash_image(stream: BinaryIO, settings: Settings, dihedral: bool) -> _ImageFields:
+def _hash_image(
+    stream: BinaryIO, pillow_format: str | None, settings: Settings, dihedral: bool
+) -> _ImageFields:
     try:
-        decoded = decode_for_pdq(stream, max_pixels=settings.max_pixels)
+        decoded = decode_for_pdq(
+            stream, max_pixels=settings.max_pixels, expected_format=pillow_format
+        )
     except MediaError as exc:
         return _ImageFields(error=ItemError(exc.code, exc.message))
     hashes = pdq_from_luma(decoded.luma, dihedral=dihedral)

@@ -43,6 +43,11 @@ Image.MAX_IMAGE_PIXELS = None
 
 #: The reference squashes larger images to PDQ_SIDE x PDQ_SIDE.
 PDQ_SIDE = 512
+#: JPEGs are DCT-decoded at the smallest scale keeping this many pixels a side.
+#: Each nearest-neighbour sample then averages at most a 2x2 block where the
+#: reference takes one pixel: within 6 bits of it on the photo corpus, where
+#: decoding to only 512 drifted up to 14 bits (docs/hashing.md).
+DRAFT_MIN_SIDE = 1024
 #: Pillow decoders Bastion accepts; anything else is not opened at all,
 #: which keeps rarely used (and rarely fuzzed) decoders away from hostile input.
 IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "HEIF", "AVIF")
@@ -65,10 +70,13 @@ class DecodedImage:
 
 
 def _orientation(image: Image.Image) -> int:
-    try:
-        value = image.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not sink the image
-        return 1
+    """EXIF orientation 1-8 (1 when absent or nonsensical).
+
+    Not wrapped in a catch-all: for PNG, Pillow decodes the whole image to
+    look for an eXIf chunk after the pixels, and a decode error swallowed
+    here would leave a zero-filled image behind that hashes "successfully".
+    """
+    value = image.getexif().get(_ORIENTATION_TAG, 1)
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
@@ -145,7 +153,7 @@ def _luma(sample: Image.Image, stored_mode: str) -> FloatArray:
 
 
 def _draft_for_pdq(image: Image.Image) -> None:
-    """Ask libjpeg to decode at the smallest DCT scale that keeps >= 512 samples.
+    """Ask libjpeg to decode at the smallest DCT scale keeping DRAFT_MIN_SIDE a side.
 
     Only when the scale actually drops (>= 2x): a full-size grayscale decode
     would cost the colour fidelity of small images for no speed.
@@ -153,10 +161,10 @@ def _draft_for_pdq(image: Image.Image) -> None:
     if image.format not in ("JPEG", "MPO"):
         return
     w, h = image.size
-    if min(w // PDQ_SIDE if w > PDQ_SIDE else 1, h // PDQ_SIDE if h > PDQ_SIDE else 1) < 2:
+    if min(w, h) < 2 * DRAFT_MIN_SIDE:
         return
     mode = "L" if image.mode in ("L", "RGB") else image.mode
-    image.draft(mode, (min(w, PDQ_SIDE), min(h, PDQ_SIDE)))
+    image.draft(mode, (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
 
 
 def _sample(image: Image.Image, orientation: int, raw_size: tuple[int, int]) -> Image.Image:
@@ -175,9 +183,30 @@ def _sample(image: Image.Image, orientation: int, raw_size: tuple[int, int]) -> 
     return image.transform(out, Image.Transform.AFFINE, data, resample=Image.Resampling.NEAREST)
 
 
-def decode_for_pdq(stream: BinaryIO, *, max_pixels: int) -> DecodedImage:
+def _header_problem(stream: BinaryIO, expected_format: str | None) -> MediaError:
+    """Why no decoder accepted the header, asked of the format the bytes claim.
+
+    Pillow reports every refusal as "cannot identify image file"; the
+    format's own opener says what is actually wrong (a bad checksum ...).
+    """
+    if expected_format is None or expected_format not in Image.OPEN:
+        return NotAnImage("not an image Bastion can decode (no decoder recognised it)")
+    factory = Image.OPEN[expected_format][0]
+    try:
+        stream.seek(0)
+        factory(stream, "")
+    except Exception as exc:  # noqa: BLE001 - the reason is what we are after
+        return CorruptImage(f"damaged {expected_format} header: {exc}")
+    return CorruptImage(f"damaged {expected_format} header")
+
+
+def decode_for_pdq(
+    stream: BinaryIO, *, max_pixels: int, expected_format: str | None = None
+) -> DecodedImage:
     """Decode ``stream`` into the upright, <= 512x512 luma plane PDQ hashes.
 
+    ``expected_format`` is the Pillow format the magic bytes announced; it
+    lets a damaged header be reported as damaged rather than unknown.
     Raises a :class:`~bastion.media.errors.MediaError` subclass that says
     what is wrong with the file; never a bare decoder exception.
     """
@@ -186,7 +215,7 @@ def decode_for_pdq(stream: BinaryIO, *, max_pixels: int) -> DecodedImage:
             warnings.simplefilter("ignore")
             image = Image.open(stream, formats=IMAGE_FORMATS)
     except UnidentifiedImageError:
-        raise NotAnImage("not an image Bastion can decode (no decoder recognised it)") from None
+        raise _header_problem(stream, expected_format) from None
     except Exception as exc:  # noqa: BLE001 - hostile headers raise anything
         raise CorruptImage(f"unreadable image header: {exc}") from None
     with image:
@@ -199,11 +228,11 @@ def decode_for_pdq(stream: BinaryIO, *, max_pixels: int) -> DecodedImage:
             )
         if pixels == 0:
             raise CorruptImage(f"image declares a size of {raw_size[0]}x{raw_size[1]}")
-        orientation = _orientation(image)
         stored_mode = image.mode
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                orientation = _orientation(image)
                 _draft_for_pdq(image)
                 sample = _sample(image, orientation, raw_size)
                 luma = _luma(sample, stored_mode)

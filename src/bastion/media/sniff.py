@@ -33,6 +33,23 @@ class MediaType:
     mime: str
     kind: MediaKind
 
+    @property
+    def pillow_format(self) -> str | None:
+        """Pillow's name for the decoder of this image type, if any."""
+        return _PILLOW_FORMATS.get(self.mime)
+
+
+_PILLOW_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+    "image/heif": "HEIF",
+    "image/avif": "AVIF",
+}
+
 
 # ISO base media file format brands (the ``ftyp`` box at offset 4).
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}

@@ -123,8 +123,8 @@ def downsample64(luma: FloatArray) -> FloatArray:
         return luma.astype(np.float32, copy=False)
     left = tent_weights(rows)
     right = tent_weights(cols)
-    out: FloatArray = (left @ luma) @ right.T
-    return out
+    # (numpy's stubs widen float32 @ float32 to float64; the values stay float32)
+    return ((left @ luma) @ right.T).astype(np.float32, copy=False)
 
 
 def quality_of(buffer64: FloatArray) -> int:
@@ -137,8 +137,7 @@ def quality_of(buffer64: FloatArray) -> int:
 
 def dct16(buffer64: FloatArray) -> FloatArray:
     """Coefficients (1..16) x (1..16) of the 2-D DCT of the 64x64 image."""
-    out: FloatArray = (_DCT @ buffer64) @ _DCT_T
-    return out
+    return ((_DCT @ buffer64) @ _DCT_T).astype(np.float32, copy=False)
 
 
 def _bits_to_hex(bits: npt.NDArray[np.bool_]) -> str:
