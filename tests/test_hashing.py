@@ -42,8 +42,10 @@ def test_signals_and_digests(tmp_path: Path) -> None:
     assert fp.md5 == hashlib.md5(data).hexdigest()
     assert fp.sha1 == hashlib.sha1(data).hexdigest()
     assert fp.sha256 == hashlib.sha256(data).hexdigest()
-    assert fp.pdq is not None and len(fp.pdq) == 64
-    assert fp.pdq_quality is not None and fp.pdq_quality >= 50
+    assert fp.pdq is not None
+    assert len(fp.pdq) == 64
+    assert fp.pdq_quality is not None
+    assert fp.pdq_quality >= 50
     assert not fp.low_quality
     assert [s.type for s in fp.signals] == ["md5", "sha1", "sha256", "pdq"]
     assert hash_bytes(data) == fp
@@ -80,7 +82,8 @@ def test_formats(fmt: str, params: dict[str, object]) -> None:
     reference = hash_bytes(encode(image, "PNG")).pdq
     fp = hash_bytes(encode(image, fmt, **params))
     assert fp.error is None, fp.error
-    assert fp.pdq is not None and reference is not None
+    assert fp.pdq is not None
+    assert reference is not None
     from bastion.signals.pdq import hamming
 
     assert hamming(fp.pdq, reference) <= 31
@@ -100,13 +103,15 @@ def test_non_image_keeps_crypto_and_has_no_pdq() -> None:
 
 def test_empty_file() -> None:
     fp = hash_bytes(b"", name="empty.jpg")
-    assert fp.error is not None and fp.error.code == "empty"
+    assert fp.error is not None
+    assert fp.error.code == "empty"
 
 
 def test_truncated_jpeg_keeps_crypto_digests() -> None:
     data = encode(photo_like(800, 600), "JPEG", quality=90)[:5000]
     fp = hash_bytes(data)
-    assert fp.error is not None and fp.error.code == "truncated"
+    assert fp.error is not None
+    assert fp.error.code == "truncated"
     assert fp.md5 == hashlib.md5(data).hexdigest()
     assert fp.pdq is None
 
@@ -115,7 +120,8 @@ def test_png_with_corrupt_chunk() -> None:
     data = bytearray(encode(photo_like(300, 200), "PNG"))
     data[29] ^= 0xFF  # inside the IHDR checksum
     fp = hash_bytes(bytes(data))
-    assert fp.error is not None and fp.error.code == "corrupt"
+    assert fp.error is not None
+    assert fp.error.code == "corrupt"
     assert "checksum" in fp.error.message or "broken" in fp.error.message
 
 
@@ -124,12 +130,14 @@ def test_png_with_corrupt_image_data() -> None:
     start = data.index(b"IDAT") + 4
     data[start + 10 : start + 200] = b"\xab" * 190
     fp = hash_bytes(bytes(data))
-    assert fp.error is not None and fp.error.code in ("corrupt", "truncated")
+    assert fp.error is not None
+    assert fp.error.code in ("corrupt", "truncated")
 
 
 def test_text_named_jpg_is_an_error() -> None:
     fp = hash_bytes(b"just some words, not pixels\n", name="holiday.jpg")
-    assert fp.error is not None and fp.error.code == "not-an-image"
+    assert fp.error is not None
+    assert fp.error.code == "not-an-image"
     assert "text/plain" in fp.error.message
 
 
@@ -138,14 +146,16 @@ def test_png_bomb_is_refused_before_decoding() -> None:
     bomb = png_bomb(30000)
     assert len(bomb) < 2_000_000
     fp = hash_bytes(bomb, name="bomb.png")
-    assert fp.error is not None and fp.error.code == "too-many-pixels"
+    assert fp.error is not None
+    assert fp.error.code == "too-many-pixels"
     assert "900,000,000" in fp.error.message
     assert fp.md5 == hashlib.md5(bomb).hexdigest()
 
 
 def test_file_size_limit() -> None:
     fp = hash_bytes(encode(photo_like(100, 100), "PNG"), settings=Settings(max_file_bytes=10))
-    assert fp.error is not None and fp.error.code == "file-too-large"
+    assert fp.error is not None
+    assert fp.error.code == "file-too-large"
     assert fp.signals == ()
 
 

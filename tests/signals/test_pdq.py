@@ -85,7 +85,11 @@ def test_dihedral_variants_match_pdqhash() -> None:
 def test_dihedral_variant_equals_hash_of_transformed_pixels() -> None:
     rgb = np.asarray(photo_like(300, 200, seed=3))
     variants = dict(
-        zip(DIHEDRAL_NAMES, [h.hex for h in pdq_from_luma(luma_from_rgb(rgb), dihedral=True)])
+        zip(
+            DIHEDRAL_NAMES,
+            [h.hex for h in pdq_from_luma(luma_from_rgb(rgb), dihedral=True)],
+            strict=True,
+        )
     )
     transformed = {
         "rotate90": np.rot90(rgb, 1),

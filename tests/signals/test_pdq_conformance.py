@@ -28,7 +28,8 @@ def test_cpp_reference_within_10_bits_and_squares_identical(testdata: Path) -> N
     assert len(rows) == 15
     for rel, expected in rows:
         fp = hash_file(testdata / "pdq" / rel)
-        assert fp.pdq is not None and fp.pdq_quality is not None
+        assert fp.pdq is not None
+        assert fp.pdq_quality is not None
         distance = hamming(fp.pdq, expected)
         if "square-" in rel:
             assert distance == 0, rel
@@ -68,7 +69,9 @@ def test_exif_orientation_is_applied(testdata: Path) -> None:
         of_file = hash_file(path).pdq
         of_upright = hash_bytes(encode(upright, "PNG")).pdq
         of_raw = hash_bytes(encode(raw, "PNG")).pdq
-        assert of_file and of_upright and of_raw
+        assert of_file
+        assert of_upright
+        assert of_raw
         # Draft decoding of the 4032x3024 JPEG moves a few bits, no more.
         assert hamming(of_file, of_upright) <= 10, orientation
         if orientation != 1:
