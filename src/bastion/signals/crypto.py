@@ -42,10 +42,3 @@ class CryptoHasher:
         return CryptoDigests(
             self._md5.hexdigest(), self._sha1.hexdigest(), self._sha256.hexdigest()
         )
-
-
-def digests_of(data: bytes) -> CryptoDigests:
-    """Digests of an in-memory byte string."""
-    hasher = CryptoHasher()
-    hasher.update(data)
-    return hasher.digests()
