@@ -2,4 +2,10 @@
 
 from bastion.samples import encode, photo_like
 
-__all__ = ["encode", "photo_like"]
+
+def pdqhash_hex(bits: object) -> str:
+    """pdqhash's bit vector (most significant first) as Bastion's 64-digit hex."""
+    return f"{int(''.join(map(str, bits)), 2):064x}"
+
+
+__all__ = ["encode", "pdqhash_hex", "photo_like"]

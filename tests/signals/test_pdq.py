@@ -16,17 +16,17 @@ from bastion.signals.pdq import (
     pdq_from_luma,
     tent_weights,
 )
-from tests.images import photo_like
+from tests.images import pdqhash_hex, photo_like
 
 
 def reference(rgb: np.ndarray) -> tuple[str, int]:
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return f"{int(''.join(map(str, bits)), 2):064x}", int(quality)
+    return pdqhash_hex(bits), int(quality)
 
 
 def reference_dihedral(rgb: np.ndarray) -> list[str]:
     hashes, _ = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
-    return [f"{int(''.join(map(str, bits)), 2):064x}" for bits in hashes]
+    return [pdqhash_hex(bits) for bits in hashes]
 
 
 # Below 64 px a side the reference upsamples to 64x64, which leaves many DCT

@@ -12,15 +12,16 @@ from PIL import Image, ImageOps
 
 from bastion import hash_bytes, hash_file
 from bastion.signals.pdq import hamming
-from tests.images import encode
+from tests.images import encode, pdqhash_hex
 
 
 def expected_rows(testdata: Path, implementation: str) -> list[tuple[str, str]]:
     with open(testdata / "pdq" / "expected.csv", newline="") as f:
-        rows = [(r["path"], r["pdq_hex"]) for r in csv.DictReader(f)]
-        f.seek(0)
-        impls = [r["implementation"] for r in csv.DictReader(f)]
-    return [row for row, impl in zip(rows, impls, strict=True) if impl == implementation]
+        return [
+            (r["path"], r["pdq_hex"])
+            for r in csv.DictReader(f)
+            if r["implementation"] == implementation
+        ]
 
 
 def test_cpp_reference_within_10_bits_and_squares_identical(testdata: Path) -> None:
@@ -107,7 +108,7 @@ def meta_reference(path: Path) -> tuple[str, int]:
         cols = (np.arange(512) * w / 512).astype(int)
         rgb = np.ascontiguousarray(rgb[rows][:, cols])
     bits, quality = pdqhash.compute(rgb)
-    return f"{int(''.join(map(str, bits)), 2):064x}", int(quality)
+    return pdqhash_hex(bits), int(quality)
 
 
 def test_photo_corpus_matches_the_reference_pipeline(photo_corpus: list[Path]) -> None:
