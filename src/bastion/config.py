@@ -36,6 +36,14 @@ class Settings:
     #: PDQ hashes below this quality are flagged as low quality; Meta's
     #: guidance is not to act on matches of hashes under 50.
     pdq_quality_threshold: int = 50
+    #: SQLAlchemy URL of the store; None means SQLite at ``home/bastion.db``.
+    #: PostgreSQL: ``postgresql+psycopg://user@host/dbname``.
+    database_url: str | None = None
+
+    @property
+    def store_url(self) -> str:
+        """The database URL actually used (the embedded SQLite file by default)."""
+        return self.database_url or f"sqlite:///{self.home / 'bastion.db'}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -48,6 +56,9 @@ class Settings:
                 continue
             if f.name == "home":
                 overrides[f.name] = Path(raw).expanduser()
+                continue
+            if f.name == "database_url":
+                overrides[f.name] = raw
                 continue
             try:
                 value = int(raw.replace("_", ""))

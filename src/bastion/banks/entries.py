@@ -1,0 +1,99 @@
+"""Entries one at a time: adding and withdrawing by hand, and exporting.
+
+Adding goes through the importer, so a hand-added hash is validated,
+labelled and recorded exactly like one from a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from bastion.banks.bank import bank_row
+from bastion.banks.importer import ImportReport, import_records
+from bastion.banks.labels import normalize_labels
+from bastion.fingerprint import Signal
+from bastion.formats.records import ExportEntry, Record
+from bastion.store import Store
+from bastion.store.models import Entry, LabelSet
+
+_EXPORT_BATCH = 10_000
+
+
+def add_signals(
+    store: Store,
+    bank: str,
+    signals: Iterable[Signal],
+    labels: Iterable[str] = (),
+    *,
+    source: str = "manual",
+) -> ImportReport:
+    """Add (or relabel, or restore) signals in ``bank``."""
+    canonical = normalize_labels(labels)
+    records = [
+        Record(f"{signal.type}:{signal.value}", signal, canonical) for signal in signals
+    ]
+    return import_records(store, bank, records, source=source, format="manual")
+
+
+def withdraw_signals(store: Store, bank: str, signals: Iterable[Signal]) -> int:
+    """Withdraw active entries holding these signals; returns how many were withdrawn."""
+    withdrawn = 0
+    with store.transaction() as session:
+        bank_id = bank_row(session, bank).id
+        seq = store.next_seq(session)
+        now = datetime.now(UTC)
+        for signal in signals:
+            result = session.execute(
+                update(Entry)
+                .where(
+                    Entry.bank_id == bank_id,
+                    Entry.signal_type == signal.type,
+                    Entry.value == signal.value,
+                    Entry.withdrawn_at.is_(None),
+                )
+                .values(withdrawn_at=now, seq=seq)
+                .execution_options(synchronize_session=False)
+            )
+            withdrawn += result.rowcount  # type: ignore[attr-defined]
+    return withdrawn
+
+
+def export_entries(
+    store: Store, bank: str, *, include_withdrawn: bool = False
+) -> Iterator[ExportEntry]:
+    """Entries of ``bank`` grouped by external id (as list formats group them), streamed.
+
+    Pages by primary key within each external id group, so the export holds
+    one page in memory whatever the bank's size.
+    """
+    with store.sessions() as session:
+        bank_id = bank_row(session, bank).id
+        label_sets = {
+            id_: tuple(labels.split(";")) if labels else ()
+            for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels)).tuples()
+        }
+    statement = (
+        select(
+            Entry.signal_type,
+            Entry.value,
+            Entry.label_set_id,
+            Entry.external_id,
+            Entry.withdrawn_at.is_not(None),
+        )
+        .where(Entry.bank_id == bank_id)
+        .order_by(Entry.external_id.is_(None), Entry.external_id, Entry.id)
+    )
+    if not include_withdrawn:
+        statement = statement.where(Entry.withdrawn_at.is_(None))
+    with store.engine.connect() as connection:
+        rows = connection.execution_options(stream_results=True, yield_per=_EXPORT_BATCH)
+        for signal_type, value, label_set_id, external_id, withdrawn in rows.execute(statement):
+            yield ExportEntry(
+                Signal(signal_type, value),
+                label_sets.get(label_set_id, ()),
+                external_id,
+                bool(withdrawn),
+            )

@@ -1,0 +1,188 @@
+"""A segment: every active entry of the store at one moment, ready to search.
+
+PDQ entries go into a multi-index (:mod:`pdq_mih`); digests and opaque
+values into a sorted table of 128-bit keys for binary search.  Next to each
+lives the row's entry id, bank id and label-set id, so a hit needs no
+database round trip.  Segments are built from a stream of rows in bounded
+memory, saved as ``.npy`` files and memory-mapped back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bastion.banks.pdq_mih import PdqMultiIndex, codes_from_bytes, codes_from_hex
+from bastion.fingerprint import Signal
+from bastion.signals.types import SIGNAL_TYPES, SignalKind, signal_type
+
+#: Signal type names by the small code stored per row.
+TYPE_NAMES = tuple(SIGNAL_TYPES)
+_TYPE_CODES = {name: code for code, name in enumerate(TYPE_NAMES)}
+
+
+class EntryRow(NamedTuple):
+    entry_id: int
+    bank_id: int
+    signal_type: str
+    value: str
+    label_set_id: int
+
+
+class Hit(NamedTuple):
+    entry_id: int
+    bank_id: int
+    label_set_id: int
+    signal_type: str
+    distance: int
+
+
+def exact_key(signal: Signal) -> tuple[int, int]:
+    """128-bit key of a digest or opaque value; one family shares keys (md5 = video_md5)."""
+    family = signal_type(signal.type).family
+    digest = hashlib.blake2b(f"{family}:{signal.value}".encode(), digest_size=16).digest()
+    return int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:], "big")
+
+
+@dataclass(frozen=True, slots=True)
+class RowTable:
+    """Entry id, bank id, label set and signal type of each row of an index."""
+
+    entry_ids: NDArray[np.int64]
+    bank_ids: NDArray[np.int32]
+    label_sets: NDArray[np.int32]
+    types: NDArray[np.uint8]
+
+    NAMES = ("entry_ids", "bank_ids", "label_sets", "types")
+
+    def hits(self, rows: NDArray[np.intp], distances: Iterable[int]) -> list[Hit]:
+        return [
+            Hit(
+                int(self.entry_ids[row]),
+                int(self.bank_ids[row]),
+                int(self.label_sets[row]),
+                TYPE_NAMES[self.types[row]],
+                int(distance),
+            )
+            for row, distance in zip(rows.tolist(), distances, strict=True)
+        ]
+
+    def take(self, order: NDArray[np.intp]) -> RowTable:
+        return RowTable(*(getattr(self, name)[order] for name in self.NAMES))
+
+    def save(self, directory: Path, prefix: str) -> None:
+        for name in self.NAMES:
+            np.save(directory / f"{prefix}_{name}.npy", getattr(self, name))
+
+    @classmethod
+    def load(cls, directory: Path, prefix: str) -> RowTable:
+        return cls(*(np.load(directory / f"{prefix}_{n}.npy", mmap_mode="r") for n in cls.NAMES))
+
+
+class _RowsBuilder:
+    def __init__(self) -> None:
+        self.entry_ids = array("q")
+        self.bank_ids = array("i")
+        self.label_sets = array("i")
+        self.types = array("B")
+
+    def append(self, row: EntryRow) -> None:
+        self.entry_ids.append(row.entry_id)
+        self.bank_ids.append(row.bank_id)
+        self.label_sets.append(row.label_set_id)
+        self.types.append(_TYPE_CODES[row.signal_type])
+
+    def table(self) -> RowTable:
+        return RowTable(
+            np.frombuffer(self.entry_ids, dtype=np.int64),
+            np.frombuffer(self.bank_ids, dtype=np.int32),
+            np.frombuffer(self.label_sets, dtype=np.int32),
+            np.frombuffer(self.types, dtype=np.uint8),
+        )
+
+
+class Segment:
+    """PDQ multi-index plus exact-key table over a set of entry rows."""
+
+    def __init__(
+        self,
+        pdq: PdqMultiIndex,
+        pdq_rows: RowTable,
+        exact_keys: NDArray[np.uint64],
+        exact_rows: RowTable,
+    ) -> None:
+        self.pdq = pdq
+        self.pdq_rows = pdq_rows
+        #: (N, 2) sorted lexicographically: high and low 64 bits of each key.
+        self.exact_keys = exact_keys
+        self.exact_rows = exact_rows
+
+    def __len__(self) -> int:
+        return self.pdq.size + len(self.exact_keys)
+
+    @classmethod
+    def build(cls, rows: Iterable[EntryRow]) -> Segment:
+        pdq_bytes = bytearray()
+        pdq_rows = _RowsBuilder()
+        keys = array("Q")
+        exact_rows = _RowsBuilder()
+        for row in rows:
+            if SIGNAL_TYPES[row.signal_type].kind is SignalKind.PDQ:
+                pdq_bytes += bytes.fromhex(row.value)
+                pdq_rows.append(row)
+            else:
+                keys.extend(exact_key(Signal(row.signal_type, row.value)))
+                exact_rows.append(row)
+        exact = np.frombuffer(keys, dtype=np.uint64).reshape(-1, 2)
+        order = np.lexsort((exact[:, 1], exact[:, 0]))
+        return cls(
+            PdqMultiIndex.build(codes_from_bytes(pdq_bytes)),
+            pdq_rows.table(),
+            exact[order],
+            exact_rows.table().take(order),
+        )
+
+    def save(self, directory: Path) -> None:
+        self.pdq.save(directory)
+        self.pdq_rows.save(directory, "pdq")
+        np.save(directory / "exact_keys.npy", self.exact_keys)
+        self.exact_rows.save(directory, "exact")
+        (directory / "segment.json").write_text(
+            json.dumps({"pdq": self.pdq.size, "exact": len(self.exact_keys)})
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> Segment:
+        return cls(
+            PdqMultiIndex.load(directory),
+            RowTable.load(directory, "pdq"),
+            np.load(directory / "exact_keys.npy", mmap_mode="r"),
+            RowTable.load(directory, "exact"),
+        )
+
+    def lookup_exact(self, signal: Signal) -> list[Hit]:
+        high, low = exact_key(signal)
+        highs = self.exact_keys[:, 0]
+        first = int(np.searchsorted(highs, np.uint64(high), side="left"))
+        last = int(np.searchsorted(highs, np.uint64(high), side="right"))
+        rows = np.arange(first, last)
+        rows = rows[self.exact_keys[first:last, 1] == np.uint64(low)]
+        return self.exact_rows.hits(rows, [0] * len(rows))
+
+    def lookup_pdq(self, hexes: list[str], radius: int) -> list[list[Hit]]:
+        """Hits for each query hash, in query order."""
+        rows, distances, owners = self.pdq.search_batch(codes_from_hex(hexes), radius)
+        found: list[list[Hit]] = [[] for _ in hexes]
+        for owner, hit in zip(
+            owners.tolist(), self.pdq_rows.hits(rows, distances.tolist()), strict=True
+        ):
+            found[owner].append(hit)
+        return found

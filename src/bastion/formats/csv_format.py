@@ -1,0 +1,80 @@
+"""CSV: ``signal_type,value,labels[,external_id]``, labels separated by ``;``.
+
+The simplest list to write by hand or from a spreadsheet.  A header row is
+optional; with one, columns may come in any order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from bastion.banks.labels import format_labels
+from bastion.formats.records import (
+    ExportEntry,
+    ExportReport,
+    ReadItem,
+    Reject,
+    make_record,
+)
+
+COLUMNS = ("signal_type", "value", "labels", "external_id")
+
+
+class CsvFormat:
+    name = "csv"
+    description = "signal_type,value,labels,external_id (labels separated by ';')"
+
+    def read(self, stream: BinaryIO) -> Iterator[ReadItem]:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        rows = csv.reader(text)
+        columns: tuple[str, ...] = COLUMNS
+        for row in rows:
+            location = f"line {rows.line_num}"
+            if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+                continue
+            if rows.line_num == 1 and row[0].strip().lower() == "signal_type":
+                columns = tuple(cell.strip().lower() for cell in row)
+                missing = {"signal_type", "value"} - set(columns)
+                if missing:
+                    yield Reject(location, f"header lacks {', '.join(sorted(missing))}")
+                    return
+                continue
+            if len(row) > len(columns):
+                yield Reject(location, f"{len(row)} fields, at most {len(columns)} expected")
+                continue
+            cells = dict(zip(columns, (cell.strip() for cell in row), strict=False))
+            if not cells.get("value"):
+                yield Reject(location, "no value")
+                continue
+            yield make_record(
+                location,
+                cells.get("signal_type", ""),
+                cells["value"],
+                cells.get("labels", "").split(";"),
+                external_id=cells.get("external_id") or None,
+            )
+
+    def write(self, entries: Iterable[ExportEntry], out: BinaryIO) -> ExportReport:
+        report = ExportReport()
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for entry in entries:
+            if entry.withdrawn:
+                report.skip("withdrawn")
+                continue
+            writer.writerow(
+                (
+                    entry.signal.type,
+                    entry.signal.value,
+                    format_labels(entry.labels),
+                    entry.external_id or "",
+                )
+            )
+            report.written += 1
+        text.flush()
+        text.detach()
+        return report

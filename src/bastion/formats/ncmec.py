@@ -1,0 +1,175 @@
+"""NCMEC hash-sharing XML: the entry pages of the v2 API.
+
+``<queryResult>`` holds ``<images>`` and ``<videos>``; each ``<image>`` or
+``<video>`` has an ``<id>``, a ``<classification>`` (A1, A2, B1, B2) and
+``<fingerprints>`` (md5, sha1, pdq, pdna ...).  ``<deletedImage>`` and
+``<deletedVideo>`` name an id whose entry was withdrawn.  Pages are parsed
+as a stream with defusedxml (no DTDs, no entity expansion), so a page of any
+size needs constant memory and a hostile document cannot blow up.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from typing import IO, Any, BinaryIO
+from xml.etree.ElementTree import Element, ParseError
+from xml.sax.saxutils import escape
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from bastion.formats.records import (
+    DocumentVersion,
+    ExportEntry,
+    ExportReport,
+    FormatError,
+    ReadItem,
+    Record,
+    Reject,
+    make_record,
+)
+
+NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
+#: NCMEC fingerprint element -> Bastion signal type (videos: md5 -> video_md5).
+FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq", "pdna": "photodna"}
+_ENTRY_TAGS = {"image", "video", "deletedImage", "deletedVideo"}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child_text(element: Element, name: str) -> str | None:
+    for child in element:
+        if _local(child.tag) == name:
+            return (child.text or "").strip() or None
+    return None
+
+
+def _entry_items(element: Element, location: str) -> Iterator[Record | Reject]:
+    tag = _local(element.tag)
+    entry_id = _child_text(element, "id")
+    if tag.startswith("deleted"):
+        if entry_id is None:
+            yield Reject(location, f"<{tag}> without an <id>")
+        else:
+            yield Record(location, None, external_id=entry_id, withdrawn=True)
+        return
+    classification = _child_text(element, "classification")
+    labels = [f"ncmec:{classification}"] if classification else []
+    fingerprints = next((c for c in element if _local(c.tag) == "fingerprints"), None)
+    if fingerprints is None or not len(fingerprints):
+        yield Reject(location, f"<{tag}> has no fingerprints")
+        return
+    for fingerprint in fingerprints:
+        name = _local(fingerprint.tag)
+        value = (fingerprint.text or "").strip()
+        here = f"{location} {name}"
+        signal_type = FINGERPRINTS.get(name.lower())
+        if signal_type is None:
+            yield Reject(here, f"fingerprint type {name!r} is not supported by Bastion")
+            continue
+        if tag == "video" and signal_type == "md5":
+            signal_type = "video_md5"
+        record = make_record(here, signal_type, value, labels, external_id=entry_id)
+        yield record
+        if isinstance(record, Reject) and "category" in record.reason:
+            return
+
+
+class NcmecFormat:
+    name = "ncmec"
+    description = "NCMEC hash-sharing XML entry pages (images/videos, deleted entries)"
+
+    def read(self, stream: BinaryIO) -> Iterator[ReadItem]:
+        counts: dict[str, int] = {}
+        newest = ""
+        try:
+            events = iterparse(stream, events=("start", "end"), forbid_dtd=True)
+            container: Element | None = None
+            for event, element in events:
+                tag = _local(element.tag)
+                if event == "start":
+                    if tag in ("images", "videos"):
+                        container = element
+                        newest = max(newest, element.get("maxTimestamp") or "")
+                    continue
+                if tag not in _ENTRY_TAGS:
+                    continue
+                counts[tag] = counts.get(tag, 0) + 1
+                entry_id = _child_text(element, "id") or "?"
+                yield from _entry_items(element, f"{tag}[{counts[tag] - 1}] id={entry_id}")
+                if container is not None:
+                    container.remove(element)  # keep memory flat on huge pages
+        except (ParseError, DefusedXmlException) as exc:
+            raise FormatError(f"not a well-formed NCMEC XML document: {exc}") from None
+        if newest:
+            yield DocumentVersion(f"maxTimestamp={newest}")
+
+    def write(self, entries: Iterable[ExportEntry], out: BinaryIO) -> ExportReport:
+        """Images first, then videos (spooled aside so the export still streams)."""
+        report = ExportReport()
+        out.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
+        out.write(f'<queryResult xmlns="{NAMESPACE}">\n  <images>\n'.encode())
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as videos:
+            for position, (key, group) in enumerate(groupby(entries, key=_entry_key)):
+                items = list(group)
+                is_video = any(e.signal.type == "video_md5" for e in items)
+                _write_entry(videos if is_video else out, key, position, items, is_video, report)
+            out.write(b"  </images>\n  <videos>\n")
+            videos.seek(0)
+            shutil.copyfileobj(videos, out)
+        out.write(b"  </videos>\n</queryResult>\n")
+        return report
+
+
+_ELEMENT_FOR = {signal: element for element, signal in FINGERPRINTS.items()}
+_ELEMENT_FOR["video_md5"] = "md5"
+
+
+def _entry_key(entry: ExportEntry) -> str:
+    return entry.external_id or f"{entry.signal.type}:{entry.signal.value}"
+
+
+def _write_entry(
+    out: IO[bytes],
+    key: str,
+    position: int,
+    items: list[ExportEntry],
+    is_video: bool,
+    report: ExportReport,
+) -> None:
+    tag = "video" if is_video else "image"
+    entry_id = escape(key if ":" not in key else f"bastion-{position}")
+    if all(item.withdrawn for item in items):
+        if items[0].external_id is None:
+            report.skip("withdrawn without an entry id")
+            return
+        out.write(
+            f"    <deleted{tag.title()}><id>{entry_id}</id></deleted{tag.title()}>\n".encode()
+        )
+        report.written += len(items)
+        return
+    lines: list[str] = []
+    classification = ""
+    for item in items:
+        element = _ELEMENT_FOR.get(item.signal.type)
+        if item.withdrawn:
+            report.skip("withdrawn")
+        elif element is None:
+            report.skip(f"{item.signal.type} (no NCMEC fingerprint)")
+        else:
+            lines.append(f"        <{element}>{escape(item.signal.value)}</{element}>")
+            codes = [label.split(":", 1)[1] for label in item.labels if label.startswith("ncmec:")]
+            classification = classification or (codes[0] if codes else "")
+            report.written += 1
+    if not lines:
+        return
+    parts: list[Any] = [f"    <{tag}>", f"      <id>{entry_id}</id>"]
+    if classification:
+        parts.append(f"      <classification>{classification}</classification>")
+    parts += ["      <fingerprints>", *lines, "      </fingerprints>", f"    </{tag}>"]
+    out.write(("\n".join(parts) + "\n").encode())
