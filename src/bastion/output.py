@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from bastion.banks.match import Match
 from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.formats.te import format_signals
 from bastion.signals.pdq import DIHEDRAL_NAMES
@@ -35,6 +36,8 @@ class HashRow:
     path: str
     fingerprint: Fingerprint | None = None
     error: ItemError | None = None
+    #: Bank matches, when the row comes from ``bastion match``.
+    matches: tuple[Match, ...] | None = None
 
     @property
     def problem(self) -> ItemError | None:
@@ -53,6 +56,8 @@ class HashRow:
         problem = self.problem
         out["error_code"] = problem.code if problem else None
         out["error"] = problem.message if problem else None
+        if self.matches is not None:
+            out["matches"] = [found.to_dict() for found in self.matches]
         return out
 
 
@@ -77,16 +82,20 @@ _CSV_COLUMNS = [
 class RowWriter:
     """Writes rows in one format to a text stream as they arrive."""
 
-    def __init__(self, fmt: OutputFormat, out: TextIO, *, dihedral: bool = False) -> None:
+    def __init__(
+        self, fmt: OutputFormat, out: TextIO, *, dihedral: bool = False, matches: bool = False
+    ) -> None:
         self.fmt = fmt
         self.out = out
         self.dihedral = dihedral
+        self.matches = matches
         self._table_rows: list[HashRow] = []
         self._csv: Any = None
         if fmt is OutputFormat.CSV:
             columns = _CSV_COLUMNS + (
                 [f"pdq_{name}" for name in DIHEDRAL_NAMES[1:]] if dihedral else []
             )
+            columns += ["matches"] if matches else []
             self._csv = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
             self._csv.writeheader()
 
@@ -99,7 +108,14 @@ class RowWriter:
             record = row.to_dict()
             for name, value in (record.pop("pdq_dihedral", None) or {}).items():
                 record[f"pdq_{name}"] = value
+            if row.matches is not None:
+                record["matches"] = " | ".join(_match_text(m) for m in row.matches)
             self._csv.writerow(record)
+        elif row.matches is not None:
+            matched = {m.signal_type for m in row.matches}
+            signals = row.fingerprint.signals if row.fingerprint else ()
+            for line in format_signals(s for s in signals if s.type in matched):
+                self.out.write(line + "\n")
         elif row.fingerprint is not None:
             variants = [Signal("pdq", v) for v in row.fingerprint.pdq_dihedral[1:]]
             for line in format_signals([*row.fingerprint.signals, *variants]):
@@ -107,16 +123,23 @@ class RowWriter:
 
     def close(self) -> None:
         if self.fmt is OutputFormat.TABLE:
-            Console(file=self.out).print(_table(self._table_rows, self.dihedral))
+            Console(file=self.out).print(_table(self._table_rows, self.dihedral, self.matches))
         self.out.flush()
 
 
-def _table(rows: Iterable[HashRow], dihedral: bool) -> Table:
+def _match_text(found: Match) -> str:
+    labels = ",".join(found.labels) or "-"
+    return f"{found.bank}/{found.entry_id} {found.signal_type} d={found.distance} [{labels}]"
+
+
+def _table(rows: Iterable[HashRow], dihedral: bool, matches: bool) -> Table:
     table = Table(show_lines=True, expand=False)
     table.add_column("file", overflow="fold")
     table.add_column("type")
     table.add_column("hashes", overflow="fold", no_wrap=False)
     table.add_column("pdq quality", justify="right")
+    if matches:
+        table.add_column("matches (bank/entry signal distance [labels])", overflow="fold")
     for row in rows:
         fp = row.fingerprint
         problem = row.problem
@@ -130,5 +153,9 @@ def _table(rows: Iterable[HashRow], dihedral: bool) -> Table:
         quality = ""
         if fp and fp.pdq_quality is not None:
             quality = f"{fp.pdq_quality}" + (" [yellow](low)[/yellow]" if fp.low_quality else "")
-        table.add_row(row.path, fp.media_type if fp else "", "\n".join(lines), quality)
+        cells = [row.path, fp.media_type if fp else "", "\n".join(lines), quality]
+        if matches:
+            found = row.matches or ()
+            cells.append("\n".join(_match_text(m) for m in found) or "[dim]none[/dim]")
+        table.add_row(*cells)
     return table

@@ -3,7 +3,7 @@
 from bastion.banks.bank import Bank, BankError, BankKind, BankNotFound, Banks
 from bastion.banks.importer import ImportReport, import_records
 from bastion.banks.index import Index
-from bastion.banks.match import Match, MatchOutcome, match, match_signals
+from bastion.banks.match import Match, MatchOutcome, match, match_outcome, match_signals
 
 __all__ = [
     "Bank",
@@ -17,5 +17,6 @@ __all__ = [
     "MatchOutcome",
     "import_records",
     "match",
+    "match_outcome",
     "match_signals",
 ]

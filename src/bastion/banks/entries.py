@@ -32,9 +32,7 @@ def add_signals(
 ) -> ImportReport:
     """Add (or relabel, or restore) signals in ``bank``."""
     canonical = normalize_labels(labels)
-    records = [
-        Record(f"{signal.type}:{signal.value}", signal, canonical) for signal in signals
-    ]
+    records = [Record(f"{signal.type}:{signal.value}", signal, canonical) for signal in signals]
     return import_records(store, bank, records, source=source, format="manual")
 
 

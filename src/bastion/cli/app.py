@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bastion import __version__
-from bastion.config import ConfigError, Settings
+from bastion.cli.common import load_settings, stderr
+from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.hashing import hash_file
 from bastion.output import HashRow, OutputFormat, RowWriter
@@ -31,7 +32,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-stderr = Console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -48,14 +48,6 @@ def main(
     ] = False,
 ) -> None:
     """Bastion: hash, match and triage media against known-abuse hash lists."""
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        stderr.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 def iter_hash_rows(paths: list[Path], settings: Settings, *, dihedral: bool) -> Iterator[HashRow]:
@@ -93,7 +85,7 @@ def hash_command(
     """
     writer = RowWriter(output_format, sys.stdout, dihedral=dihedral)
     total = failures = 0
-    for row in iter_hash_rows(paths, _settings(), dihedral=dihedral):
+    for row in iter_hash_rows(paths, load_settings(), dihedral=dihedral):
         writer.write(row)
         total += 1
         failures += row.status == "error"
@@ -114,7 +106,7 @@ def demo_command(
 
     written = write_sample_collection(directory)
     stderr.print(f"wrote {len(written)} sample files to {directory}/")
-    rows = list(iter_hash_rows([directory], _settings(), dihedral=True))
+    rows = list(iter_hash_rows([directory], load_settings(), dihedral=True))
     originals = {
         row.path: row.fingerprint.pdq_dihedral
         for row in rows

@@ -1,0 +1,10 @@
+"""The ``bastion`` command line: thin wrappers over the library."""
+
+from bastion.cli import match as _match  # registers `bastion match`
+from bastion.cli.app import app
+from bastion.cli.banks import bank_app
+
+app.add_typer(bank_app, name="bank")
+
+__all__ = ["app"]
+del _match

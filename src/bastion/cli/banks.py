@@ -1,0 +1,369 @@
+"""``bastion bank ...``: create banks, import and export lists, add and withdraw hashes."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from bastion.banks import Bank, BankKind, Banks, import_records
+from bastion.banks.bank import ImportSummary
+from bastion.banks.entries import add_signals, export_entries, withdraw_signals
+from bastion.banks.importer import ImportReport
+from bastion.cli.common import fail, load_settings, open_store, stderr, user_errors
+from bastion.fingerprint import Signal
+from bastion.formats import FORMATS, get_format
+from bastion.formats.records import Reject
+from bastion.hashing import hash_file
+from bastion.signals.types import parse_signal
+
+bank_app = typer.Typer(help="Manage banks of known hashes.", no_args_is_help=True)
+
+FormatName = Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")]
+
+
+def _banks() -> Banks:
+    return Banks(open_store(load_settings()))
+
+
+@bank_app.command("create")
+def create(
+    name: str,
+    allowlist: Annotated[
+        bool, typer.Option("--allowlist", help="Known false positives: suppress matches.")
+    ] = False,
+    description: Annotated[str, typer.Option(help="What the bank holds and where from.")] = "",
+    pdq_threshold: Annotated[
+        int, typer.Option(help="Largest PDQ distance that counts as a match.")
+    ] = 31,
+) -> None:
+    """Create an empty bank."""
+    kind = BankKind.ALLOWLIST if allowlist else BankKind.BLOCKLIST
+    with user_errors():
+        bank = _banks().create(
+            name, kind=kind, description=description, pdq_threshold=pdq_threshold
+        )
+    stderr.print(
+        f"created {bank.kind} [bold]{bank.name}[/bold] (PDQ threshold {bank.pdq_threshold})"
+    )
+
+
+@bank_app.command("list")
+def list_banks(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
+) -> None:
+    """All banks with their kind, threshold and entry counts."""
+    banks = _banks()
+    rows = [(bank, banks.stats(bank.name)) for bank in banks.list()]
+    if as_json:
+        for bank, stats in rows:
+            typer.echo(json.dumps({**_bank_dict(bank), "active": stats.active}))
+        return
+    table = Table("bank", "kind", "pdq threshold", "entries", "withdrawn", "description")
+    for bank, stats in rows:
+        table.add_row(
+            bank.name,
+            bank.kind,
+            str(bank.pdq_threshold),
+            f"{stats.active:,}",
+            f"{stats.withdrawn:,}",
+            bank.description,
+        )
+    Console().print(table)
+
+
+def _bank_dict(bank: Bank) -> dict[str, object]:
+    return {
+        "name": bank.name,
+        "kind": str(bank.kind),
+        "pdq_threshold": bank.pdq_threshold,
+        "description": bank.description,
+        "created_at": bank.created_at.isoformat(),
+    }
+
+
+@bank_app.command("show")
+def show(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """Counts by signal type and label, and the last import."""
+    with user_errors():
+        stats = _banks().stats(name)
+    last = stats.last_import
+    if as_json:
+        record = {
+            **_bank_dict(stats.bank),
+            "active": stats.active,
+            "withdrawn": stats.withdrawn,
+            "by_signal_type": stats.by_signal_type,
+            "by_label": stats.by_label,
+            "imports": stats.imports,
+            "last_import": None if last is None else _summary_dict(last),
+        }
+        typer.echo(json.dumps(record, default=str))
+        return
+    console = Console()
+    bank = stats.bank
+    console.print(f"[bold]{bank.name}[/bold] - {bank.kind}, PDQ threshold {bank.pdq_threshold}")
+    if bank.description:
+        console.print(bank.description)
+    console.print(f"{stats.active:,} active entries, {stats.withdrawn:,} withdrawn")
+    counts = Table("signal type", "entries")
+    for signal_type, count in stats.by_signal_type.items():
+        counts.add_row(signal_type, f"{count:,}")
+    labels = Table("label", "entries")
+    for label, count in stats.by_label.items():
+        labels.add_row(label, f"{count:,}")
+    console.print(counts, labels)
+    if last is None:
+        console.print("never imported")
+    else:
+        console.print(
+            f"last import ({stats.imports} in all): {last.source} [{last.format}] "
+            f"version {last.version or '-'} at {last.finished_at:%Y-%m-%d %H:%M:%S %Z}: "
+            f"+{last.added} added, {last.updated} updated, {last.restored} restored, "
+            f"{last.withdrawn} withdrawn, {last.unchanged} unchanged, {last.rejected} rejected"
+        )
+
+
+def _summary_dict(summary: ImportSummary) -> dict[str, object]:
+    record = dataclasses.asdict(summary)
+    record["finished_at"] = summary.finished_at.isoformat()
+    return record
+
+
+class _ProgressReader:
+    """Counts bytes read from a file for the progress bar."""
+
+    def __init__(self, stream: BinaryIO, progress: Progress, task: int) -> None:
+        self.stream = stream
+        self.progress = progress
+        self.task = task
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.progress.advance(self.task, len(data))  # type: ignore[arg-type]
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        count = self.stream.readinto(buffer)  # type: ignore[attr-defined]
+        self.progress.advance(self.task, count)  # type: ignore[arg-type]
+        return int(count)
+
+    def readable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+@bank_app.command("import")
+def import_command(
+    name: str,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The list.")],
+    fmt: FormatName = "csv",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; change nothing.")
+    ] = False,
+    list_version: Annotated[
+        str | None, typer.Option("--list-version", help="Version of the list, when not in it.")
+    ] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write every rejected row (location, reason) as CSV.")
+    ] = None,
+) -> None:
+    """Import a list into a bank: one transaction, rejected rows reported, idempotent."""
+    banks = _banks()
+    with user_errors():
+        list_format = get_format(fmt)
+        banks.get(name)
+    reject_file = rejects.open("w", newline="") if rejects else None
+    reject_writer = csv.writer(reject_file) if reject_file else None
+    if reject_writer:
+        reject_writer.writerow(("location", "reason"))
+    shown = 0
+
+    def on_reject(item: Reject) -> None:
+        nonlocal shown
+        if reject_writer:
+            reject_writer.writerow((item.location, item.reason))
+        if shown < 20:
+            stderr.print(
+                f"[yellow]rejected[/yellow] {item.location}: {item.reason}", highlight=False
+            )
+        shown += 1
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
+    try:
+        with user_errors(), progress, file.open("rb") as raw:
+            task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
+            stream = _ProgressReader(raw, progress, task)
+            report = import_records(
+                banks.store,
+                name,
+                list_format.read(stream),  # type: ignore[arg-type]
+                source=file.name,
+                format=list_format.name,
+                version=list_version,
+                dry_run=dry_run,
+                on_reject=on_reject,
+            )
+    finally:
+        if reject_file:
+            reject_file.close()
+    if shown > 20:
+        stderr.print(
+            f"... and {shown - 20} more rejected rows" + (f" (all in {rejects})" if rejects else "")
+        )
+    _print_report(report)
+
+
+def _print_report(report: ImportReport) -> None:
+    verb = "would change" if report.dry_run else "changed"
+    rate = report.rows / report.seconds if report.seconds else 0.0
+    stderr.print(
+        f"{report.bank}: {report.rows:,} rows in {report.seconds:.1f} s ({rate:,.0f}/s); "
+        f"{verb}: {report.added:,} added, {report.updated:,} updated, "
+        f"{report.restored:,} restored, {report.withdrawn:,} withdrawn; "
+        f"{report.unchanged:,} unchanged, {report.rejected:,} rejected"
+        + (" [bold](dry run: nothing saved)[/bold]" if report.dry_run else ""),
+        highlight=False,
+    )
+
+
+@bank_app.command("export")
+def export_command(
+    name: str,
+    fmt: FormatName = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    include_withdrawn: Annotated[
+        bool,
+        typer.Option(help="Also write tombstones, in formats that can say so (ncmec, stopncii)."),
+    ] = False,
+) -> None:
+    """Write a bank in a list format."""
+    banks = _banks()
+    with user_errors():
+        list_format = get_format(fmt)
+        banks.get(name)
+    entries = export_entries(banks.store, name, include_withdrawn=include_withdrawn)
+    if output is None:
+        report = list_format.write(entries, sys.stdout.buffer)
+        sys.stdout.flush()
+    else:
+        with output.open("wb") as out:
+            report = list_format.write(entries, out)
+    stderr.print(f"wrote {report.written:,} entries")
+    for reason, count in report.skipped.items():
+        stderr.print(f"[yellow]skipped {count:,}[/yellow]: {reason}")
+
+
+def _signals_of(
+    targets: list[str], *, low_quality_pdq: bool
+) -> Iterator[tuple[Signal, str | None]]:
+    """Signals named on the command line, each with the item it belongs to.
+
+    A file contributes all its hashes, grouped under its SHA-256; a
+    ``TYPE:VALUE`` argument is one signal of its own.
+    """
+    settings = load_settings()
+    for target in targets:
+        path = Path(target)
+        if not path.is_file():
+            with user_errors():
+                yield parse_signal(target), None
+            continue
+        fingerprint = hash_file(path, settings=settings)
+        if fingerprint.error is not None:
+            stderr.print(f"[yellow]{target}[/yellow]: {fingerprint.error}", highlight=False)
+        for signal in fingerprint.signals:
+            if signal.type == "pdq" and fingerprint.low_quality and not low_quality_pdq:
+                stderr.print(
+                    f"[yellow]not using the PDQ of {target}[/yellow]: quality "
+                    f"{fingerprint.pdq_quality} is below the threshold "
+                    "(--allow-low-quality to use it anyway)"
+                )
+                continue
+            yield signal, fingerprint.sha256
+
+
+Targets = Annotated[
+    list[str], typer.Argument(help="Files (all their hashes are used) or TYPE:VALUE hashes.")
+]
+
+
+@bank_app.command("add")
+def add(
+    name: str,
+    targets: Targets,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", help="ncmec:A1, iwf:B, projectvic:1 or a tag."),
+    ] = None,
+    allow_low_quality: Annotated[
+        bool, typer.Option(help="Also add PDQ hashes of nearly flat images.")
+    ] = False,
+) -> None:
+    """Add hashes (or the hashes of files) to a bank."""
+    banks = _banks()
+    pairs = list(_signals_of(targets, low_quality_pdq=allow_low_quality))
+    with user_errors():
+        report = add_signals(
+            banks.store,
+            name,
+            [signal for signal, _ in pairs],
+            label or [],
+            external_ids=[item for _, item in pairs],
+        )
+    for item in report.rejects:
+        stderr.print(f"[yellow]rejected[/yellow] {item.location}: {item.reason}", highlight=False)
+    _print_report(report)
+
+
+@bank_app.command("remove")
+def remove(name: str, targets: Targets) -> None:
+    """Withdraw hashes from a bank (a tombstone is kept; they stop matching)."""
+    banks = _banks()
+    signals = [signal for signal, _ in _signals_of(targets, low_quality_pdq=True)]
+    with user_errors():
+        count = withdraw_signals(banks.store, name, signals)
+    stderr.print(f"withdrew {count} of {len(signals)} signals from {name}")
+    if count == 0:
+        raise typer.Exit(1)
+
+
+@bank_app.command("delete")
+def delete(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a bank with all its entries and import history."""
+    banks = _banks()
+    with user_errors():
+        stats = banks.stats(name)
+    if not yes and not typer.confirm(
+        f"Delete bank {name} and its {stats.active + stats.withdrawn:,} entries?", err=True
+    ):
+        raise fail("not deleted", 1)
+    with user_errors():
+        count = banks.delete(name)
+    stderr.print(f"deleted bank {name} ({count:,} entries)")

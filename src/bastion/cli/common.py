@@ -1,0 +1,44 @@
+"""What every command shares: the stderr console, settings and the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from bastion.banks.bank import BankError
+from bastion.config import ConfigError, Settings
+from bastion.formats.records import FormatError
+from bastion.signals.types import InvalidSignal
+from bastion.store import Store, StoreError
+
+#: Progress, messages and errors; results go to stdout.
+stderr = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise fail(f"configuration: {exc}") from None
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one clear line and exit status 2."""
+    try:
+        yield
+    except (BankError, FormatError, InvalidSignal, StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+
+
+def open_store(settings: Settings) -> Store:
+    with user_errors():
+        return Store.open(settings)
