@@ -29,10 +29,20 @@ def add_signals(
     labels: Iterable[str] = (),
     *,
     source: str = "manual",
+    external_ids: Iterable[str | None] | None = None,
 ) -> ImportReport:
-    """Add (or relabel, or restore) signals in ``bank``."""
+    """Add (or relabel, or restore) signals in ``bank``.
+
+    ``external_ids`` (one per signal) groups signals of one item, as the
+    hashes of one file, so exports write them as one list item.
+    """
     canonical = normalize_labels(labels)
-    records = [Record(f"{signal.type}:{signal.value}", signal, canonical) for signal in signals]
+    signals = list(signals)
+    ids = list(external_ids) if external_ids is not None else [None] * len(signals)
+    records = [
+        Record(f"{signal.type}:{signal.value}", signal, canonical, external_id)
+        for signal, external_id in zip(signals, ids, strict=True)
+    ]
     return import_records(store, bank, records, source=source, format="manual")
 
 
@@ -62,10 +72,9 @@ def withdraw_signals(store: Store, bank: str, signals: Iterable[Signal]) -> int:
 def export_entries(
     store: Store, bank: str, *, include_withdrawn: bool = False
 ) -> Iterator[ExportEntry]:
-    """Entries of ``bank`` grouped by external id (as list formats group them), streamed.
+    """Entries of ``bank`` grouped by external id (as list formats group them).
 
-    Pages by primary key within each external id group, so the export holds
-    one page in memory whatever the bank's size.
+    Streamed from a server-side cursor: memory stays flat whatever the bank's size.
     """
     with store.sessions() as session:
         bank_id = bank_row(session, bank).id
