@@ -188,21 +188,15 @@ class Banks:
                     select(Entry.signal_type, func.count())
                     .where(Entry.bank_id == row.id, active)
                     .group_by(Entry.signal_type)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             by_label: Counter[str] = Counter()
-            for labels, count in (
-                session.execute(
-                    select(LabelSet.labels, func.count())
-                    .join(Entry, Entry.label_set_id == LabelSet.id)
-                    .where(Entry.bank_id == row.id, active)
-                    .group_by(LabelSet.labels)
-                )
-                .tuples()
-                .all()
-            ):
+            for labels, count in session.execute(
+                select(LabelSet.labels, func.count())
+                .join(Entry, Entry.label_set_id == LabelSet.id)
+                .where(Entry.bank_id == row.id, active)
+                .group_by(LabelSet.labels)
+            ).all():
                 for label in labels.split(";") if labels else ["(none)"]:
                     by_label[label] += count
             withdrawn = session.execute(

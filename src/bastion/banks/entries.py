@@ -80,7 +80,7 @@ def export_entries(
         bank_id = bank_row(session, bank).id
         label_sets = {
             id_: tuple(labels.split(";")) if labels else ()
-            for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels)).tuples()
+            for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels))
         }
     statement = (
         select(

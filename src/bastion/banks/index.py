@@ -97,7 +97,7 @@ class Index:
             }
             self.label_sets = {
                 id_: tuple(labels.split(";")) if labels else ()
-                for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels)).tuples()
+                for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels))
             }
             pending = session.execute(
                 select(func.count()).select_from(Entry).where(Entry.seq > self.base_seq)

@@ -1,0 +1,22 @@
+"""Small builders shared by the bank tests."""
+
+from __future__ import annotations
+
+import io
+
+from bastion.banks import ImportReport, import_records
+from bastion.formats import get_format
+from bastion.store import Store
+
+
+def import_text(
+    store: Store, bank: str, fmt: str, document: str, *, dry_run: bool = False
+) -> ImportReport:
+    items = get_format(fmt).read(io.BytesIO(document.encode()))
+    return import_records(store, bank, items, source=f"test.{fmt}", format=fmt, dry_run=dry_run)
+
+
+def flip_bits(hex_hash: str, count: int) -> str:
+    """``hex_hash`` with its first ``count`` bits inverted: distance ``count``."""
+    value = int(hex_hash, 16) ^ (((1 << count) - 1) << (256 - count))
+    return f"{value:064x}"
