@@ -37,7 +37,8 @@ def test_import_reports_rejects_and_keeps_valid_rows(banks: Banks) -> None:
     stats = banks.stats("known")
     assert stats.by_signal_type == {"md5": 1, "pdq": 1, "sha1": 1}
     assert stats.by_label == {"(none)": 1, "iwf:B": 1, "ncmec:A1": 1, "placeholder tag": 1}
-    assert stats.last_import is not None and stats.last_import.rejected == 4
+    assert stats.last_import is not None
+    assert stats.last_import.rejected == 4
 
 
 def test_reimport_adds_nothing(banks: Banks) -> None:
@@ -52,7 +53,8 @@ def test_reimport_adds_nothing(banks: Banks) -> None:
 
 def test_dry_run_changes_nothing_but_reports_the_same(banks: Banks) -> None:
     dry = import_text(banks.store, "known", "vics", s.VICS_2_0, dry_run=True)
-    assert dry.added == 4 and dry.dry_run
+    assert dry.added == 4
+    assert dry.dry_run
     assert entry_count(banks.store) == 0
     assert banks.stats("known").imports == 0
     real = import_text(banks.store, "known", "vics", s.VICS_2_0)
@@ -81,7 +83,8 @@ def test_withdrawals_and_restores(banks: Banks) -> None:
     report = import_text(banks.store, "known", "ncmec", deleted)
     assert report.withdrawn == 4  # every fingerprint of image1
     stats = banks.stats("known")
-    assert stats.withdrawn == 4 and stats.active == 2
+    assert stats.withdrawn == 4
+    assert stats.active == 2
     restored = import_text(banks.store, "known", "csv", f"md5,{s.MD5_A},ncmec:A1\n")
     assert restored.restored == 1
 

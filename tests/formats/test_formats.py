@@ -273,7 +273,8 @@ def test_ncmec_export_writes_tombstones_and_groups_by_entry_id() -> None:
     ]
     got, out = _round_trip("ncmec", entries)
     text = out.getvalue().decode()  # type: ignore[attr-defined]
-    assert text.count("<image>") == 1 and "<deletedImage><id>gone</id>" in text
+    assert text.count("<image>") == 1
+    assert "<deletedImage><id>gone</id>" in text
     assert "<video>" in text
     assert {(r.signal, r.external_id, r.withdrawn) for r in got} == {
         (Signal("md5", s.MD5_A), "e1", False),

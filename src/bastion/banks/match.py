@@ -21,7 +21,7 @@ from bastion.banks.bank import BankKind
 from bastion.banks.index import Index
 from bastion.banks.segment import Hit
 from bastion.fingerprint import Fingerprint, Signal
-from bastion.signals.types import SignalKind, signal_type
+from bastion.signals.types import SignalKind, normalize_signal, signal_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +71,11 @@ def match_outcome(
 
 
 def match_signals(signals: Iterable[Signal], index: Index) -> MatchOutcome:
-    """Matches of any signals (of one item) across all banks."""
-    signals = list(signals)
+    """Matches of any signals (of one item) across all banks.
+
+    Values are normalized first, so an upper-case MD5 from another tool matches.
+    """
+    signals = [normalize_signal(s.type, s.value) for s in signals]
     pdq = [s.value for s in signals if signal_type(s.type).kind is SignalKind.PDQ]
     hits: list[Hit] = []
     if pdq:

@@ -1,0 +1,126 @@
+"""``bastion bank ...`` and ``bastion match`` end to end (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bastion.cli import app
+from bastion.config import Settings
+from tests.banks.helpers import flip_bits
+from tests.formats import samples as s
+from tests.images import encode, photo_like
+
+
+@pytest.fixture
+def bastion(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run the CLI against the test store; returns the Result."""
+    monkeypatch.setenv("BASTION_HOME", str(settings.home))
+    monkeypatch.setenv("BASTION_DATABASE_URL", settings.store_url)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), input=input)
+
+    return invoke
+
+
+def test_bank_lifecycle(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert bastion("bank", "create", "known", "--description", "placeholder").exit_code == 0
+    assert bastion("bank", "create", "fp", "--allowlist", "--pdq-threshold", "10").exit_code == 0
+    listing = bastion("bank", "list", "--json")
+    assert [json.loads(line)["kind"] for line in listing.stdout.splitlines()] == [
+        "allowlist",
+        "blocklist",
+    ]
+
+    doc = tmp_path / "list.csv"
+    doc.write_text(s.CSV_DOC)
+    rejects = tmp_path / "rejects.csv"
+    result = bastion("bank", "import", "known", str(doc), "--rejects", str(rejects))
+    assert result.exit_code == 0, result.output
+    assert "3 added" in result.stderr
+    assert "4 rejected" in result.stderr
+    rows = list(csv.DictReader(rejects.open()))
+    assert sorted(r["location"] for r in rows) == ["line 6", "line 7", "line 8", "line 9"]
+
+    again = bastion("bank", "import", "known", str(doc), "--dry-run")
+    assert "0 added" in again.stderr
+    assert "dry run" in again.stderr
+
+    shown = json.loads(bastion("bank", "show", "known", "--json").stdout)
+    assert shown["active"] == 3
+    assert shown["by_signal_type"] == {"md5": 1, "pdq": 1, "sha1": 1}
+    assert shown["last_import"]["source"] == "list.csv"
+
+    exported = bastion("bank", "export", "known", "--format", "te")
+    assert exported.exit_code == 0
+    assert f"pdq {s.PDQ_A}" in exported.stdout.splitlines()
+
+    assert bastion("bank", "remove", "known", f"md5:{s.MD5_A}").exit_code == 0
+    assert bastion("bank", "remove", "known", f"md5:{s.MD5_A}").exit_code == 1
+    assert bastion("bank", "delete", "known", input="n\n").exit_code == 1
+    assert bastion("bank", "delete", "known", "--yes").exit_code == 0
+    assert "no bank named 'known'" in bastion("bank", "show", "known").stderr
+
+
+def test_clear_errors(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad_name = bastion("bank", "create", "../escape")
+    assert bad_name.exit_code == 2
+    assert "invalid bank name" in bad_name.stderr
+    doc = tmp_path / "broken.xml"
+    doc.write_text(s.NCMEC_XML[:300])
+    bastion("bank", "create", "known")
+    broken = bastion("bank", "import", "known", str(doc), "--format", "ncmec")
+    assert broken.exit_code == 2
+    assert "not a well-formed NCMEC XML" in broken.stderr
+    assert "0 active entries" in bastion("bank", "show", "known").stdout
+    unknown = bastion("bank", "import", "known", str(doc), "--format", "nope")
+    assert unknown.exit_code == 2
+    assert "unknown format 'nope'" in unknown.stderr
+    bad_hash = bastion("match", "--hash", "pdq:1234")
+    assert bad_hash.exit_code == 2
+    assert "64 hex digits" in bad_hash.stderr
+
+
+def test_match_files_and_hashes(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(encode(photo_like(320, 240, 4), "JPEG"))
+    other = tmp_path / "other.png"
+    other.write_bytes(encode(photo_like(320, 240, 5), "PNG"))
+    bastion("bank", "create", "known")
+    added = bastion("bank", "add", "known", str(image), "--label", "ncmec:A2")
+    assert added.exit_code == 0, added.output
+    assert "4 added" in added.stderr  # md5, sha1, sha256, pdq
+
+    result = bastion("match", "-f", "jsonl", str(image), str(other))
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    matched = rows["photo.jpg"]["matches"]
+    assert {m["signal_type"] for m in matched} == {"md5", "sha1", "sha256", "pdq"}
+    assert all(m["bank"] == "known" and m["labels"] == ["ncmec:A2"] for m in matched)
+    assert rows["other.png"]["matches"] == []
+
+    pdq = rows["photo.jpg"]["pdq"]
+    near = bastion("match", "-f", "jsonl", "--hash", f"pdq:{flip_bits(pdq, 12)}")
+    [row] = map(json.loads, near.stdout.splitlines())
+    assert [(m["signal_type"], m["distance"]) for m in row["matches"]] == [("pdq", 12)]
+
+    table = bastion("match", str(image))
+    assert "known/" in table.stdout
+    assert "d=0" in table.stdout
+
+    as_csv = bastion("match", "-f", "csv", str(image))
+    [record] = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert record["matches"].count("known/") == 4
+
+    bastion("bank", "create", "fp", "--allowlist")
+    bastion("bank", "add", "fp", f"sha256:{rows['photo.jpg']['sha256']}")
+    suppressed = bastion("match", "-f", "jsonl", str(image))
+    assert json.loads(suppressed.stdout)["matches"] == []
+    assert "4 matches suppressed by allowlist" in suppressed.stderr
