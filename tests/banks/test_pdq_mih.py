@@ -110,3 +110,12 @@ def test_saved_index_loads_memory_mapped(tmp_path, build) -> None:  # type: igno
     assert isinstance(loaded.codes.base, np.memmap)
     queries = codes[:10] ^ np.uint64(7)
     assert _pairs(loaded, queries, 31) == _brute(codes, queries, 31)
+
+
+def test_threaded_batch_equals_brute_force(build) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 2**64, size=(3000, 4), dtype=np.uint64)
+    queries = codes[rng.integers(0, 3000, size=300)] ^ np.uint64(0xFFF)
+    rows, distances, owners = build(codes).search_batch(queries, 31, workers=2)
+    got = set(zip(owners.tolist(), rows.tolist(), distances.tolist(), strict=True))
+    assert got == _brute(codes, queries, 31)
