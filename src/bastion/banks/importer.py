@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion.banks.bank import bank_row
@@ -84,8 +85,11 @@ class _LabelSets:
             select_id = select(LabelSet.id).where(LabelSet.labels == text)
             found = self.session.execute(select_id).scalar_one_or_none()
             if found is None:
-                with self.session.begin_nested():
-                    self.session.execute(insert(LabelSet).values(labels=text))
+                try:
+                    with self.session.begin_nested():
+                        self.session.execute(insert(LabelSet).values(labels=text))
+                except IntegrityError:
+                    pass  # a concurrent import created the same combination
                 found = self.session.execute(select_id).scalar_one()
             self.ids[text] = found
         return found

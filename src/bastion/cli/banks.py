@@ -155,6 +155,9 @@ class _ProgressReader:
         self.progress.advance(self.task, len(data))  # type: ignore[arg-type]
         return data
 
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
     def readinto(self, buffer: bytearray | memoryview) -> int:
         count = self.stream.readinto(buffer)  # type: ignore[attr-defined]
         self.progress.advance(self.task, count)  # type: ignore[arg-type]
