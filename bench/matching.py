@@ -304,7 +304,7 @@ def in_subprocess(*args: str) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--queries", type=int, default=10_000)
     parser.add_argument("--single", type=int, default=300, help="queries timed one at a time")
     parser.add_argument("--methods", nargs="+", default=list(METHODS))

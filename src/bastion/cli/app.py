@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bastion import __version__
-from bastion.cli.common import load_settings, stderr
+from bastion.cli.common import OutputFormatOption, load_settings, stderr
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.hashing import hash_file
@@ -70,10 +70,7 @@ def iter_hash_rows(paths: list[Path], settings: Settings, *, dihedral: bool) -> 
 @app.command("hash")
 def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files and directories (recursive).")],
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="table for people; jsonl, csv or te for machines."),
-    ] = OutputFormat.TABLE,
+    output_format: OutputFormatOption = OutputFormat.TABLE,
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Add the 8 rotation/flip variants of the PDQ hash.")
     ] = False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,8 +12,15 @@ from rich.console import Console
 from bastion.banks.bank import BankError
 from bastion.config import ConfigError, Settings
 from bastion.formats.records import FormatError
+from bastion.output import OutputFormat
 from bastion.signals.types import InvalidSignal
 from bastion.store import Store, StoreError
+
+#: ``--format`` of commands that print one row per input.
+OutputFormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="table for people; jsonl, csv or te for machines."),
+]
 
 #: Progress, messages and errors; results go to stdout.
 stderr = Console(stderr=True)

@@ -11,7 +11,14 @@ import typer
 from bastion.banks import Index, match_outcome, match_signals
 from bastion.banks.match import MatchOutcome
 from bastion.cli.app import app, iter_hash_rows
-from bastion.cli.common import fail, load_settings, open_store, stderr, user_errors
+from bastion.cli.common import (
+    OutputFormatOption,
+    fail,
+    load_settings,
+    open_store,
+    stderr,
+    user_errors,
+)
 from bastion.fingerprint import Fingerprint
 from bastion.output import HashRow, OutputFormat, RowWriter
 from bastion.signals.types import parse_signal
@@ -26,10 +33,7 @@ def match_command(
         list[str] | None,
         typer.Option("--hash", help="Match a hash instead of a file: TYPE:VALUE, e.g. pdq:<hex>."),
     ] = None,
-    output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="table for people; jsonl, csv or te for machines."),
-    ] = OutputFormat.TABLE,
+    output_format: OutputFormatOption = OutputFormat.TABLE,
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Also match rotated and flipped copies.")
     ] = False,

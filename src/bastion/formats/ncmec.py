@@ -29,6 +29,7 @@ from bastion.formats.records import (
     ReadItem,
     Record,
     Reject,
+    item_key,
     make_record,
 )
 
@@ -115,7 +116,7 @@ class NcmecFormat:
         out.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
         out.write(f'<queryResult xmlns="{NAMESPACE}">\n  <images>\n'.encode())
         with tempfile.SpooledTemporaryFile(max_size=8 << 20) as videos:
-            for position, (key, group) in enumerate(groupby(entries, key=_entry_key)):
+            for position, (key, group) in enumerate(groupby(entries, key=item_key)):
                 items = list(group)
                 is_video = any(e.signal.type == "video_md5" for e in items)
                 _write_entry(videos if is_video else out, key, position, items, is_video, report)
@@ -128,10 +129,6 @@ class NcmecFormat:
 
 _ELEMENT_FOR = {signal: element for element, signal in FINGERPRINTS.items()}
 _ELEMENT_FOR["video_md5"] = "md5"
-
-
-def _entry_key(entry: ExportEntry) -> str:
-    return entry.external_id or f"{entry.signal.type}:{entry.signal.value}"
 
 
 def _write_entry(

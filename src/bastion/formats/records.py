@@ -56,6 +56,11 @@ class ExportEntry:
     withdrawn: bool = False
 
 
+def item_key(entry: ExportEntry) -> str:
+    """Which list item an entry belongs to: its external id, or itself alone."""
+    return entry.external_id or f"{entry.signal.type}:{entry.signal.value}"
+
+
 @dataclass(slots=True)
 class ExportReport:
     written: int = 0

@@ -22,6 +22,7 @@ from bastion.formats.records import (
     ExportReport,
     ReadItem,
     Reject,
+    item_key,
     make_record,
 )
 
@@ -126,7 +127,7 @@ class VicsFormat:
         report = ExportReport()
         out.write(b'{"@odata.context": ' + json.dumps(CONTEXT_2_0).encode() + b', "value": [')
         separator = b"\n"
-        for position, (key, group) in enumerate(groupby(entries, key=_media_key), start=1):
+        for position, (key, group) in enumerate(groupby(entries, key=item_key), start=1):
             hashes: dict[str, str] = {}
             labels: tuple[str, ...] = ()
             for entry in group:
@@ -149,10 +150,6 @@ class VicsFormat:
 
 
 _FIELD_FOR = {signal: field for field, signal in HASH_FIELDS.items()}
-
-
-def _media_key(entry: ExportEntry) -> str:
-    return entry.external_id or f"{entry.signal.type}:{entry.signal.value}"
 
 
 def _media_id(key: str, position: int) -> int | str:
