@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bastion.banks.labels import parse_stored_labels
 from bastion.store import Store
 from bastion.store.models import Bank as BankRow
 from bastion.store.models import Entry, ImportRecord, LabelSet
@@ -197,7 +198,7 @@ class Banks:
                 .where(Entry.bank_id == row.id, active)
                 .group_by(LabelSet.labels)
             ).all():
-                for label in labels.split(";") if labels else ["(none)"]:
+                for label in parse_stored_labels(labels) or ("(none)",):
                     by_label[label] += count
             withdrawn = session.execute(
                 select(func.count())
@@ -222,6 +223,14 @@ class Banks:
                 imports=imports,
                 last_import=_summary(last) if last else None,
             )
+
+
+def load_label_sets(session: Session) -> dict[int, tuple[str, ...]]:
+    """Every label combination by id, as matches and exports report them."""
+    return {
+        id_: parse_stored_labels(labels)
+        for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels))
+    }
 
 
 def _summary(row: ImportRecord) -> ImportSummary:

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
-from bastion.banks.bank import bank_row
+from bastion.banks.bank import bank_row, load_label_sets
 from bastion.banks.importer import ImportReport, import_records
 from bastion.banks.labels import normalize_labels
 from bastion.fingerprint import Signal
 from bastion.formats.records import ExportEntry, Record
 from bastion.store import Store
-from bastion.store.models import Entry, LabelSet
+from bastion.store.models import Entry
 
 _EXPORT_BATCH = 10_000
 
@@ -78,10 +78,7 @@ def export_entries(
     """
     with store.sessions() as session:
         bank_id = bank_row(session, bank).id
-        label_sets = {
-            id_: tuple(labels.split(";")) if labels else ()
-            for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels))
-        }
+        label_sets = load_label_sets(session)
     statement = (
         select(
             Entry.signal_type,

@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Executable, func, select
 
-from bastion.banks.bank import Bank
+from bastion.banks.bank import Bank, load_label_sets
 from bastion.banks.segment import EntryRow, Hit, Segment
 from bastion.config import Settings
 from bastion.fingerprint import Signal
 from bastion.signals.types import SignalKind, signal_type
 from bastion.store import Store
 from bastion.store.models import Bank as BankRow
-from bastion.store.models import Entry, LabelSet
+from bastion.store.models import Entry
 
 SNAPSHOT_FORMAT = 1
 #: The delta is folded into a new snapshot once it exceeds both of these.
@@ -95,10 +95,7 @@ class Index:
             self.banks = {
                 row.id: Bank.from_row(row) for row in session.execute(select(BankRow)).scalars()
             }
-            self.label_sets = {
-                id_: tuple(labels.split(";")) if labels else ()
-                for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels))
-            }
+            self.label_sets = load_label_sets(session)
             pending = session.execute(
                 select(func.count()).select_from(Entry).where(Entry.seq > self.base_seq)
             ).scalar_one()

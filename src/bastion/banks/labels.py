@@ -59,3 +59,8 @@ def parse_labels(field: str) -> tuple[str, ...]:
 
 def format_labels(labels: Iterable[str]) -> str:
     return SEPARATOR.join(labels)
+
+
+def parse_stored_labels(field: str) -> tuple[str, ...]:
+    """Labels as the store keeps them: already canonical, joined by ``;``."""
+    return tuple(field.split(SEPARATOR)) if field else ()
