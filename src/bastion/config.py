@@ -36,6 +36,13 @@ class Settings:
     #: PDQ hashes below this quality are flagged as low quality; Meta's
     #: guidance is not to act on matches of hashes under 50.
     pdq_quality_threshold: int = 50
+    #: Archives inside archives are opened down to this depth (0: not at all).
+    max_archive_depth: int = 2
+    #: A member whose size exceeds its compressed size this many times is
+    #: treated as a decompression bomb.
+    max_compression_ratio: int = 200
+    #: Total bytes one archive may expand to, members and nested archives together.
+    max_archive_bytes: int = 64 << 30
     #: SQLAlchemy URL of the store; None means SQLite at ``home/bastion.db``.
     #: PostgreSQL: ``postgresql+psycopg://user@host/dbname``.
     database_url: str | None = None

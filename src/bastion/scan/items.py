@@ -1,0 +1,31 @@
+"""What a scan source yields: one item to hash, or a row saying why not.
+
+Every source - files, archives, webdataset shards, Parquet - turns its
+input into :class:`ScanItem` values in a fixed order, so a scan that is
+resumed, or run on Ray, sees the same items with the same ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bastion.fingerprint import ItemError
+
+
+@dataclass(frozen=True, slots=True)
+class ScanItem:
+    """One item: a file to hash in place, bytes read from a container, or a problem."""
+
+    #: Stable id: a path, ``archive!member``, ``shard#key`` or ``file.parquet#id``.
+    item_id: str
+    #: The SOURCE argument the item came from.
+    source: str
+    path: Path | None = None
+    data: bytes | None = None
+    #: The member's name, used like a file extension when sniffing.
+    name: str | None = None
+    #: The item exists but could not be read.
+    error: ItemError | None = None
+    #: The item was deliberately not hashed, and why.
+    skipped: str | None = None
