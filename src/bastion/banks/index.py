@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Executable, func, select
 
-from bastion.banks.bank import Bank, load_label_sets
+from bastion.banks.bank import Bank, BankKind, BankNotFound, load_label_sets
 from bastion.banks.segment import EntryRow, Hit, Segment
 from bastion.config import Settings
 from bastion.fingerprint import Signal
@@ -64,10 +64,12 @@ def _changes(store: Store, after: int) -> Iterator[tuple[EntryRow, bool]]:
 class Index:
     """Searches every bank of a store; see :func:`bastion.banks.match.match`."""
 
-    def __init__(self, store: Store, snapshot_root: Path, base: Segment, base_seq: int) -> None:
-        self.store = store
+    def __init__(self, store: Store, snapshot_root: Path, snapshot: Path) -> None:
+        self.store: Store | None = store
         self.snapshot_root = snapshot_root
-        self.base = base
+        self.snapshot = snapshot
+        base_seq = _snapshot_seq(snapshot)
+        self.base = Segment.load(snapshot)
         self.base_seq = base_seq
         self.seq = base_seq
         self.delta = Segment.build([])
@@ -82,14 +84,15 @@ class Index:
         snapshot = _newest_snapshot(root)
         if snapshot is None:
             snapshot = _write_snapshot(store, root)
-        index = cls(store, root, Segment.load(snapshot), _snapshot_seq(snapshot))
+        index = cls(store, root, snapshot)
         index.refresh()
         return index
 
     def refresh(self) -> bool:
         """Apply changes made since the last refresh; True if there were any."""
-        with self.store.sessions() as session:
-            seq = self.store.current_seq(session)
+        store = self._store()
+        with store.sessions() as session:
+            seq = store.current_seq(session)
             if seq == self.seq and self.banks:
                 return False
             self.banks = {
@@ -108,22 +111,49 @@ class Index:
 
     def rebuild(self) -> None:
         """Write a new snapshot of the whole store and switch to it."""
-        snapshot = _write_snapshot(self.store, self.snapshot_root)
-        self.base = Segment.load(snapshot)
-        self.base_seq = _snapshot_seq(snapshot)
+        self.snapshot = _write_snapshot(self._store(), self.snapshot_root)
+        self.base = Segment.load(self.snapshot)
+        self.base_seq = _snapshot_seq(self.snapshot)
         self._load_delta()
+
+    def _store(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("this index was sent to a worker; refresh it where it was opened")
+        return self.store
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle for worker processes: the snapshot by path (mapped again there), not copied."""
+        state = dict(self.__dict__)
+        state["store"] = None
+        del state["base"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.base = Segment.load(self.snapshot)
 
     def _load_delta(self) -> None:
         # One statement yields both what changed and what is now active, so
         # a change committed meanwhile is either in both or in neither.
         changed: list[int] = []
         active: list[EntryRow] = []
-        for row, withdrawn in _changes(self.store, self.base_seq):
+        for row, withdrawn in _changes(self._store(), self.base_seq):
             changed.append(row.entry_id)
             if not withdrawn:
                 active.append(row)
         self.changed = np.sort(np.array(changed, dtype=np.int64))
         self.delta = Segment.build(active)
+
+    def restrict(self, names: list[str]) -> None:
+        """Match only these blocklists (allowlists always apply)."""
+        unknown = set(names) - {bank.name for bank in self.banks.values()}
+        if unknown:
+            raise BankNotFound(f"no bank named {sorted(unknown)[0]!r} (see `bastion bank list`)")
+        self.banks = {
+            id_: bank
+            for id_, bank in self.banks.items()
+            if bank.name in names or bank.kind is BankKind.ALLOWLIST
+        }
 
     @property
     def max_pdq_threshold(self) -> int:

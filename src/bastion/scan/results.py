@@ -1,0 +1,134 @@
+"""Scan output: Parquet parts written as the scan goes, then the final files.
+
+Rows are written in batches to ``DIR/parts/part-NNNNNN.parquet``, each part
+renamed into place only when complete: the committed parts *are* the
+checkpoint, and a resumed scan skips exactly as many items as they hold.
+At the end the parts become ``results.parquet`` (and ``results.jsonl`` when
+asked), ``summary.json`` and ``removal-list.txt`` are derived from them, and
+the parts are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MATCH = pa.struct(
+    [
+        ("bank", pa.string()),
+        ("entry_id", pa.int64()),
+        ("signal_type", pa.string()),
+        ("distance", pa.int16()),
+        ("labels", pa.list_(pa.string())),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("item_id", pa.string()),
+        ("source", pa.string()),
+        ("status", pa.string()),
+        ("size", pa.int64()),
+        ("media_type", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("md5", pa.string()),
+        ("sha1", pa.string()),
+        ("sha256", pa.string()),
+        ("pdq", pa.string()),
+        ("pdq_quality", pa.int16()),
+        ("matched", pa.bool_()),
+        ("matches", pa.list_(MATCH)),
+        ("error_code", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+RESULTS = "results.parquet"
+PARTS = "parts"
+
+
+class PartWriter:
+    """Appends batches of rows as numbered, atomically committed part files."""
+
+    def __init__(self, out: Path) -> None:
+        self.folder = out / PARTS
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for leftover in self.folder.glob("*.tmp"):
+            leftover.unlink()  # a part the killed run was still writing
+        self.next_number = len(self.committed())
+
+    def committed(self) -> list[Path]:
+        return sorted(self.folder.glob("part-*.parquet"))
+
+    def rows_written(self) -> int:
+        return sum(pq.ParquetFile(part).metadata.num_rows for part in self.committed())
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        final = self.folder / f"part-{self.next_number:06d}.parquet"
+        temporary = final.with_suffix(".tmp")
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), temporary)
+        os.replace(temporary, final)
+        self.next_number += 1
+
+
+def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096, columns=columns):
+        yield from batch.to_pylist()
+
+
+def finish(out: Path, *, jsonl: bool) -> Path:
+    """Merge the parts into results.parquet (and results.jsonl), then remove them."""
+    parts = sorted((out / PARTS).glob("part-*.parquet"))
+    results = out / RESULTS
+    temporary = results.with_suffix(".tmp")
+    with pq.ParquetWriter(temporary, SCHEMA) as writer:
+        for part in parts:
+            writer.write_table(pq.read_table(part, schema=SCHEMA))
+    os.replace(temporary, results)
+    if jsonl:
+        with (out / "results.jsonl").open("w") as lines:
+            for row in iter_rows(results):
+                lines.write(json.dumps(row, separators=(",", ":")) + "\n")
+    for part in parts:
+        part.unlink()
+    (out / PARTS).rmdir()
+    return results
+
+
+def summarize(results: Path) -> tuple[dict[str, Any], Iterable[str]]:
+    """Counts for summary.json, and the ids of matched items (the removal list)."""
+    statuses: Counter[str] = Counter()
+    reasons: dict[str, Counter[str]] = {"error": Counter(), "skipped": Counter()}
+    by_bank: Counter[str] = Counter()
+    by_label: Counter[str] = Counter()
+    matched: list[str] = []
+    columns = ["item_id", "status", "matched", "matches", "error_code"]
+    for row in iter_rows(results, columns):
+        statuses[row["status"]] += 1
+        if row["status"] in reasons:
+            reasons[row["status"]][row["error_code"] or "unknown"] += 1
+        if row["matched"]:
+            matched.append(row["item_id"])
+            for found in row["matches"]:
+                by_bank[found["bank"]] += 1
+                by_label.update(found["labels"])
+    counts = {
+        "seen": sum(statuses.values()),
+        "hashed": statuses["hashed"],
+        "errored": statuses["error"],
+        "skipped": statuses["skipped"],
+        "matched": len(matched),
+        "errors_by_reason": dict(reasons["error"].most_common()),
+        "skipped_by_reason": dict(reasons["skipped"].most_common()),
+        "matches_by_bank": dict(by_bank.most_common()),
+        "matches_by_label": dict(by_label.most_common()),
+    }
+    return counts, matched
