@@ -36,7 +36,8 @@ class Settings:
     #: PDQ hashes below this quality are flagged as low quality; Meta's
     #: guidance is not to act on matches of hashes under 50.
     pdq_quality_threshold: int = 50
-    #: Archives inside archives are opened down to this depth (0: not at all).
+    #: Levels of archives opened: 0 none, 1 the archives scanned, 2 also the
+    #: archives inside those, and so on.
     max_archive_depth: int = 2
     #: A member whose size exceeds its compressed size this many times is
     #: treated as a decompression bomb.

@@ -8,7 +8,7 @@ the same wherever it was produced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bastion.banks.index import Index
@@ -78,6 +78,9 @@ def scan_item(
     except OSError as exc:
         problem = ItemError("unreadable", exc.strerror or str(exc))
         return ScanResult(item.item_id, item.source, Status.ERROR, error=problem)
+    if item.expect_image and fingerprint.error is None and fingerprint.pdq is None:
+        problem = ItemError("not-an-image", f"expected an image, found {fingerprint.media_type}")
+        fingerprint = replace(fingerprint, error=problem)
     matches: tuple[Match, ...] = ()
     if index is not None:
         outcome = match_outcome(fingerprint, index, include_low_quality=include_low_quality)

@@ -95,7 +95,7 @@ def _member_item(
     budget: _Budget,
 ) -> Iterator[ScanItem]:
     if is_archive(data[:512]):
-        if depth + 1 > settings.max_archive_depth:
+        if depth + 2 > settings.max_archive_depth:  # depth 0 is archive level 1
             yield ScanItem(item_id, source, name=name, skipped="nested-archive-too-deep")
             return
         yield from _members(io.BytesIO(data), item_id, source, settings, depth + 1, budget)

@@ -29,3 +29,6 @@ class ScanItem:
     error: ItemError | None = None
     #: The item was deliberately not hashed, and why.
     skipped: str | None = None
+    #: The container says this is an image (a dataset's image column), so
+    #: anything else is an error rather than a file of another type.
+    expect_image: bool = False

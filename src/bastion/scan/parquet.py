@@ -65,7 +65,7 @@ def iter_parquet(
                         problem = ItemError("missing-image", "the image column is empty here")
                         yield ScanItem(item_id, source, error=problem)
                     else:
-                        yield ScanItem(item_id, source, data=data)
+                        yield ScanItem(item_id, source, data=data, expect_image=True)
                     row += 1
         except (pa.ArrowException, OSError) as exc:
             reason = f"file ends early or is damaged after row {row}: {exc}"
