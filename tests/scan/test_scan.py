@@ -103,7 +103,8 @@ def test_webdataset_samples_by_key(tmp_path: Path, scan_settings: Settings) -> N
     write_tar(lonely, [("000030.jpg", jpeg(30)), ("000031.txt", b"caption only")])
     summary, rows = scan([pattern], tmp_path / "out", scan_settings, workers=2)
     assert_accounted(summary, rows)
-    assert summary["hashed"] == 21 and summary["skipped"] == 1
+    assert summary["hashed"] == 21
+    assert summary["skipped"] == 1
     assert rows[0]["item_id"].endswith("data-000000.tar#000000")
     assert summary["skipped_by_reason"] == {"sample-without-image": 1}
 
