@@ -139,9 +139,15 @@ def test_version() -> None:
     assert result.stdout.startswith("bastion ")
 
 
-def test_demo_hashes_a_generated_collection(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", str(tmp_path / "demo")], env={"COLUMNS": "160"})
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "demo" / "original-1.jpg").is_file()
-    assert "original-1.jpg (0)" in result.stdout  # the recompressed edit
+def test_demo_scans_a_generated_collection_against_a_demo_bank(tmp_path: Path) -> None:
+    for _ in range(2):  # running it again starts afresh
+        result = runner.invoke(app, ["demo", str(tmp_path / "demo")], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "demo" / "scan" / "summary.json").read_text())
+    assert summary["seen"] == 12
+    assert summary["seen"] == summary["hashed"] + summary["errored"] + summary["skipped"]
+    removal = (tmp_path / "demo" / "scan" / "removal-list.txt").read_text().splitlines()
+    names = {Path(item.split("!")[-1]).name for item in removal}
+    assert {"original-1.jpg", "original-2.jpg", "original-1-q40.jpg", "IMG_0001.jpg"} <= names
+    assert "original-3.jpg" not in names
     assert "truncated" in result.stdout

@@ -8,6 +8,7 @@ photographs of anything.
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,14 @@ def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
 _ORIGINALS = {1: (1600, 1200), 2: (1200, 1600), 3: (2400, 1600)}
 
 
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def write_sample_collection(dest: Path) -> list[Path]:
     """A small collection to try Bastion on: originals, edits and bad files.
 
@@ -86,6 +95,9 @@ def write_sample_collection(dest: Path) -> list[Path]:
         photo_like(*_ORIGINALS[2], seed=2).transpose(Image.Transpose.FLIP_LEFT_RIGHT), "WEBP"
     )
     files["bad/truncated.jpg"] = files["original-3.jpg"][:20_000]
+    files["received.zip"] = _zip(
+        {"from-a-device/IMG_0001.jpg": files["edits/original-1-q40.jpg"], "notes.txt": b"hello\n"}
+    )
     files["bad/notes.jpg"] = b"a text file with an image's name\n"
     files["bad/empty.png"] = b""
     written = []

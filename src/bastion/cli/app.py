@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bastion import __version__
 from bastion.cli.common import OutputFormatOption, load_settings, stderr
@@ -24,7 +22,6 @@ from bastion.hashing import hash_file
 from bastion.output import HashRow, OutputFormat, RowWriter
 from bastion.progress import progress_bar
 from bastion.scan.walk import WalkProblem, iter_files
-from bastion.signals.pdq import hamming
 
 app = typer.Typer(
     name="bastion",
@@ -90,51 +87,3 @@ def hash_command(
     if failures:
         stderr.print(f"[yellow]{failures} of {total} inputs could not be hashed fully[/yellow]")
         raise typer.Exit(1)
-
-
-@app.command("demo")
-def demo_command(
-    directory: Annotated[Path, typer.Argument(help="Where to write the sample collection.")] = Path(
-        "demo-data"
-    ),
-) -> None:
-    """Generate a benign sample collection and hash it (what `make demo` runs)."""
-    from bastion.samples import write_sample_collection
-
-    written = write_sample_collection(directory)
-    stderr.print(f"wrote {len(written)} sample files to {directory}/")
-    rows = list(iter_hash_rows([directory], load_settings(), dihedral=True))
-    originals = {
-        row.path: row.fingerprint.pdq_dihedral
-        for row in rows
-        if row.fingerprint and row.fingerprint.pdq and Path(row.path).parent == directory
-    }
-    table = Table(title="bastion hash " + str(directory), title_justify="left")
-    for column in ("file", "type", "pdq", "quality", "nearest original (PDQ bits apart)"):
-        table.add_column(column)
-    for row in rows:
-        fp = row.fingerprint
-        nearest = ""
-        if fp and fp.pdq and row.path not in originals:
-            name, bits = min(
-                (
-                    (Path(o).name, min(hamming(fp.pdq, v) for v in vs))
-                    for o, vs in originals.items()
-                ),
-                key=lambda pair: pair[1],
-            )
-            nearest = f"{name} ({bits})"
-        problem = row.problem
-        table.add_row(
-            str(Path(row.path).relative_to(directory)),
-            fp.media_type if fp else "",
-            fp.pdq[:16] + "…" if fp and fp.pdq else f"[red]{problem}[/red]" if problem else "",
-            str(fp.pdq_quality) if fp and fp.pdq_quality is not None else "",
-            nearest,
-        )
-    Console().print(table)
-    stderr.print(
-        "Edits stay within a few bits of their original (a match is <= 31); "
-        "the files under bad/ are broken on purpose and each says why. "
-        f"Full hashes: bastion hash --format jsonl {directory}"
-    )

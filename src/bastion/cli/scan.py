@@ -128,7 +128,8 @@ def scan_command(
     print_summary(summary, out)
 
 
-def print_summary(summary: dict[str, Any], out: Path) -> None:
+def print_summary(summary: dict[str, Any], out: Path, *, as_json: bool = True) -> None:
+    """The summary for people on stderr and, for machines, as JSON on stdout."""
     stderr.print(
         f"{summary['seen']:,} items: {summary['hashed']:,} hashed, "
         f"{summary['errored']:,} errored, {summary['skipped']:,} skipped; "
@@ -143,4 +144,5 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
     for name, count in summary["matches_by_bank"].items():
         stderr.print(f"  matches in {name}: {count:,}", highlight=False)
     stderr.print(f"results in {out}/ (results.parquet, summary.json, removal-list.txt)")
-    typer.echo(json.dumps(summary))
+    if as_json:
+        typer.echo(json.dumps(summary))
