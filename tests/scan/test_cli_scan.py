@@ -1,0 +1,50 @@
+"""``bastion scan`` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bastion.cli import app
+from tests.scan.fixtures import jpeg, write_parquet
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASTION_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("BASTION_DATABASE_URL", raising=False)
+
+
+def test_scan_parquet_with_bank_and_jsonl(tmp_path: Path) -> None:
+    images: list[bytes | None] = [jpeg(n) for n in range(6)]
+    data = write_parquet(tmp_path / "d.parquet", images, [f"id{n}" for n in range(6)])
+    (tmp_path / "known.jpg").write_bytes(images[4] or b"")
+    assert runner.invoke(app, ["bank", "create", "known"]).exit_code == 0
+    assert runner.invoke(app, ["bank", "add", "known", str(tmp_path / "known.jpg")]).exit_code == 0
+    out = tmp_path / "out"
+    args = ["scan", str(data), "--out", str(out), "--id-column", "key", "--jsonl", "--workers", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["seen"], summary["matched"]) == (6, 1)
+    assert (out / "removal-list.txt").read_text() == f"{data}#id4\n"
+    assert len((out / "results.jsonl").read_text().splitlines()) == 6
+    again = runner.invoke(app, [*args, "--resume"])
+    assert json.loads(again.stdout) == summary
+    clobber = runner.invoke(app, args)
+    assert clobber.exit_code == 2
+    assert "already holds a finished scan" in " ".join(clobber.stderr.split())
+
+
+def test_unknown_bank_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(jpeg(1))
+    result = runner.invoke(
+        app, ["scan", str(tmp_path), "--out", str(tmp_path / "o"), "--bank", "x"]
+    )
+    assert result.exit_code == 2
+    assert "no bank named 'x'" in result.stderr
