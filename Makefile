@@ -34,6 +34,7 @@ test: lint typecheck pytest
 bench: setup
 	$(PY) bench/hashing.py
 	$(PY) bench/matching.py --import-lines 10000000
+	$(PY) bench/scan.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
