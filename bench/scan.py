@@ -175,7 +175,10 @@ def scan(pattern: str, home: Path, engine: str, workers: int, out: Path) -> dict
 
 
 def breakdown(pattern: str, home: Path, count: int = 1500) -> dict[str, float]:
-    """Microseconds per item for each stage, in one process."""
+    """Microseconds per item for each stage, in one process set up like a scan worker."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
     from bastion.banks import Index
     from bastion.banks.match import match_outcome
     from bastion.config import Settings

@@ -20,6 +20,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from bastion import __version__
 from bastion.banks.index import Index
 from bastion.config import Settings
@@ -58,7 +60,13 @@ class ScanPlan:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(index: Index | None, settings: Settings, include_low_quality: bool) -> None:
+def _init_worker(
+    index: Index | None, settings: Settings, include_low_quality: bool, pooled: bool = False
+) -> None:
+    if pooled:
+        # One BLAS thread per worker: N processes each spinning N BLAS threads
+        # made a 2-worker scan 4x slower than a single process (measured).
+        threadpool_limits(1)
     _worker.update(index=index, settings=settings, low=include_low_quality)
 
 
@@ -93,7 +101,9 @@ def scan_rows_local(
     window = workers * 4  # chunks in flight: bounded memory, workers never idle
     pending: deque[Future[list[dict[str, Any]]]] = deque()
     with ProcessPoolExecutor(
-        workers, initializer=_init_worker, initargs=(index, settings, include_low_quality)
+        workers,
+        initializer=_init_worker,
+        initargs=(index, settings, include_low_quality, True),
     ) as pool:
         chunks = _chunks(items)
         for chunk in islice(chunks, window):
