@@ -126,9 +126,8 @@ def _file_or_archive(path: Path, source: str, settings: Settings) -> Iterator[Sc
                 return
             stream.seek(0)
             yield from iter_archive(stream, str(path), source, settings)
-    except OSError as exc:
-        # Unreadable: the hashing step reports it with the OS's reason.
-        del exc
+    except OSError:
+        # Unreadable: the hashing step reports it with the OS's own reason.
         yield ScanItem(str(path), source, path=path)
 
 
