@@ -152,17 +152,10 @@ def _write_entry(
         return
     lines: list[str] = []
     classification = ""
-    for item in items:
-        element = _ELEMENT_FOR.get(item.signal.type)
-        if item.withdrawn:
-            report.skip("withdrawn")
-        elif element is None:
-            report.skip(f"{item.signal.type} (no NCMEC fingerprint)")
-        else:
-            lines.append(f"        <{element}>{escape(item.signal.value)}</{element}>")
-            codes = [label.split(":", 1)[1] for label in item.labels if label.startswith("ncmec:")]
-            classification = classification or (codes[0] if codes else "")
-            report.written += 1
+    for item, element in report.carried(items, _ELEMENT_FOR, "NCMEC fingerprint"):
+        lines.append(f"        <{element}>{escape(item.signal.value)}</{element}>")
+        codes = [label.split(":", 1)[1] for label in item.labels if label.startswith("ncmec:")]
+        classification = classification or (codes[0] if codes else "")
     if not lines:
         return
     parts: list[Any] = [f"    <{tag}>", f"      <id>{entry_id}</id>"]

@@ -70,6 +70,20 @@ class ExportReport:
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
+    def carried(
+        self, entries: Iterable[ExportEntry], fields: dict[str, str], what: str
+    ) -> Iterator[tuple[ExportEntry, str]]:
+        """Active entries a format has a ``field`` for, counted as written; the rest skipped."""
+        for entry in entries:
+            field_name = fields.get(entry.signal.type)
+            if entry.withdrawn:
+                self.skip("withdrawn")
+            elif field_name is None:
+                self.skip(f"{entry.signal.type} (no {what})")
+            else:
+                self.written += 1
+                yield entry, field_name
+
 
 ReadItem = Record | Reject | DocumentVersion
 

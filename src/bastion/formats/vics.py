@@ -130,17 +130,10 @@ class VicsFormat:
         for position, (key, group) in enumerate(groupby(entries, key=item_key), start=1):
             hashes: dict[str, str] = {}
             labels: tuple[str, ...] = ()
-            for entry in group:
-                field = _FIELD_FOR.get(entry.signal.type)
-                if entry.withdrawn:
-                    report.skip("withdrawn")
-                elif field is None:
-                    report.skip(f"{entry.signal.type} (no VICS field)")
-                else:
-                    value = entry.signal.value
-                    hashes[field] = value if field == "PhotoDNA" else value.upper()
-                    labels = entry.labels
-                    report.written += 1
+            for entry, field in report.carried(group, _FIELD_FOR, "VICS field"):
+                value = entry.signal.value
+                hashes[field] = value if field == "PhotoDNA" else value.upper()
+                labels = entry.labels
             if hashes:
                 media = {"MediaID": _media_id(key, position), **hashes, **_media_labels(labels)}
                 out.write(separator + json.dumps(media).encode())
