@@ -10,10 +10,9 @@ summary.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -184,8 +183,7 @@ def _finish(
     out: Path, plan: ScanPlan, *, jsonl: bool, seconds: float, new_rows: int
 ) -> dict[str, Any]:
     results = finish(out, jsonl=jsonl)
-    counts, matched = summarize(results)
-    _write_lines(out / "removal-list.txt", matched)
+    counts = summarize(results, out / "removal-list.txt")
     summary = {
         **counts,
         "duration_s": round(seconds, 3),
@@ -198,11 +196,3 @@ def _finish(
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "scan.json").unlink()
     return summary
-
-
-def _write_lines(path: Path, lines: Iterable[str]) -> None:
-    temporary = path.with_suffix(".tmp")
-    with temporary.open("w") as handle:
-        for line in lines:
-            handle.write(line + "\n")
-    os.replace(temporary, path)

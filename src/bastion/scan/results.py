@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,32 +103,35 @@ def finish(out: Path, *, jsonl: bool) -> Path:
     return results
 
 
-def summarize(results: Path) -> tuple[dict[str, Any], Iterable[str]]:
-    """Counts for summary.json, and the ids of matched items (the removal list)."""
+def summarize(results: Path, removal_list: Path) -> dict[str, Any]:
+    """Counts for summary.json; the ids of matched items stream into ``removal_list``."""
     statuses: Counter[str] = Counter()
     reasons: dict[str, Counter[str]] = {"error": Counter(), "skipped": Counter()}
     by_bank: Counter[str] = Counter()
     by_label: Counter[str] = Counter()
-    matched: list[str] = []
+    matched = 0
     columns = ["item_id", "status", "matched", "matches", "error_code"]
-    for row in iter_rows(results, columns):
-        statuses[row["status"]] += 1
-        if row["status"] in reasons:
-            reasons[row["status"]][row["error_code"] or "unknown"] += 1
-        if row["matched"]:
-            matched.append(row["item_id"])
-            for found in row["matches"]:
-                by_bank[found["bank"]] += 1
-                by_label.update(found["labels"])
-    counts = {
+    temporary = removal_list.with_suffix(".tmp")
+    with temporary.open("w") as removal:
+        for row in iter_rows(results, columns):
+            statuses[row["status"]] += 1
+            if row["status"] in reasons:
+                reasons[row["status"]][row["error_code"] or "unknown"] += 1
+            if row["matched"]:
+                matched += 1
+                removal.write(row["item_id"] + "\n")
+                for found in row["matches"]:
+                    by_bank[found["bank"]] += 1
+                    by_label.update(found["labels"])
+    os.replace(temporary, removal_list)
+    return {
         "seen": sum(statuses.values()),
         "hashed": statuses["hashed"],
         "errored": statuses["error"],
         "skipped": statuses["skipped"],
-        "matched": len(matched),
+        "matched": matched,
         "errors_by_reason": dict(reasons["error"].most_common()),
         "skipped_by_reason": dict(reasons["skipped"].most_common()),
         "matches_by_bank": dict(by_bank.most_common()),
         "matches_by_label": dict(by_label.most_common()),
     }
-    return counts, matched
