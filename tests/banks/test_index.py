@@ -57,6 +57,9 @@ def test_changes_apply_without_a_rebuild(store: Store, settings: Settings) -> No
     assert len(match_signals([Signal("md5", "AB" * 16)], index).matches) == 1
     assert match_signals([old[0]], index).matches == ()
     assert [m.labels for m in match_signals([old[1]], index).matches] == [("ncmec:B2",)]
+    # 20 old - 1 withdrawn + 2 new; the relabelled entry counts once.
+    assert index.entry_counts() == {banks.get("known").id: 21}
+    assert banks.stats("known").active == 21
 
 
 def test_deleted_bank_stops_matching(store: Store, settings: Settings) -> None:

@@ -208,12 +208,7 @@ class Banks:
             imports = session.execute(
                 select(func.count()).select_from(ImportRecord).where(ImportRecord.bank_id == row.id)
             ).scalar_one()
-            last = session.execute(
-                select(ImportRecord)
-                .where(ImportRecord.bank_id == row.id)
-                .order_by(ImportRecord.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            last = _last_import(session, row.id)
             return BankStats(
                 Bank.from_row(row),
                 active=sum(by_type.values()),
@@ -221,8 +216,13 @@ class Banks:
                 by_signal_type=dict(sorted(by_type.items())),
                 by_label=dict(sorted(by_label.items())),
                 imports=imports,
-                last_import=_summary(last) if last else None,
+                last_import=last,
             )
+
+    def last_import(self, name: str) -> ImportSummary | None:
+        """The bank's most recent import, if any (cheap, unlike ``stats``)."""
+        with self.store.sessions() as session:
+            return _last_import(session, bank_row(session, name).id)
 
 
 def load_label_sets(session: Session) -> dict[int, tuple[str, ...]]:
@@ -231,6 +231,16 @@ def load_label_sets(session: Session) -> dict[int, tuple[str, ...]]:
         id_: parse_stored_labels(labels)
         for id_, labels in session.execute(select(LabelSet.id, LabelSet.labels))
     }
+
+
+def _last_import(session: Session, bank_id: int) -> ImportSummary | None:
+    row = session.execute(
+        select(ImportRecord)
+        .where(ImportRecord.bank_id == bank_id)
+        .order_by(ImportRecord.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return _summary(row) if row else None
 
 
 def _summary(row: ImportRecord) -> ImportSummary:

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import numpy as np
 from sqlalchemy import Executable, func, select
 
 from bastion.banks.bank import Bank, BankKind, BankNotFound, load_label_sets
-from bastion.banks.segment import EntryRow, Hit, Segment
+from bastion.banks.segment import EntryRow, Hit, Segment, exact_key
 from bastion.config import Settings
 from bastion.fingerprint import Signal
 from bastion.signals.types import SignalKind, signal_type
@@ -155,6 +156,18 @@ class Index:
             if bank.name in names or bank.kind is BankKind.ALLOWLIST
         }
 
+    def entry_counts(self) -> dict[int, int]:
+        """Entries each live bank has in this index (what a match is checked against)."""
+        counts: Counter[int] = Counter()
+        for segment, base in ((self.base, True), (self.delta, False)):
+            for rows in (segment.pdq_rows, segment.exact_rows):
+                bank_ids = rows.bank_ids
+                if base and len(self.changed):
+                    bank_ids = bank_ids[~np.isin(rows.entry_ids, self.changed)]
+                values, numbers = np.unique(bank_ids, return_counts=True)
+                counts.update(dict(zip(values.tolist(), numbers.tolist(), strict=True)))
+        return {bank_id: counts[bank_id] for bank_id in self.banks}
+
     @property
     def max_pdq_threshold(self) -> int:
         return max((bank.pdq_threshold for bank in self.banks.values()), default=0)
@@ -163,8 +176,9 @@ class Index:
         """Raw hits in all live banks, allowlists included."""
         if signal_type(signal.type).kind is SignalKind.PDQ:
             return self.lookup_pdq([signal.value], radius=radius)[0]
-        hits = self._live(self.base.lookup_exact(signal), base=True)
-        return hits + self._live(self.delta.lookup_exact(signal), base=False)
+        key = exact_key(signal)
+        hits = self._live(self.base.lookup_exact(key), base=True)
+        return hits + self._live(self.delta.lookup_exact(key), base=False)
 
     def lookup_pdq(self, hexes: list[str], *, radius: int | None = None) -> list[list[Hit]]:
         """Hits within ``radius`` (default: the largest bank threshold) of each hash."""

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,6 +115,15 @@ def hamming_to(codes: Codes, query: Codes) -> NDArray[np.uint16]:
     return distances
 
 
+def load_mapped(path: Path) -> NDArray[Any]:
+    """A saved array memory-mapped, as a plain ndarray view of the same pages.
+
+    np.memmap's per-indexing bookkeeping costs more than the lookups it wraps.
+    """
+    array: NDArray[Any] = np.load(path, mmap_mode="r").view(np.ndarray)
+    return array
+
+
 class PdqMultiIndex:
     """Immutable multi-index over N codes; rows are numbered 0..N-1."""
 
@@ -149,10 +159,7 @@ class PdqMultiIndex:
     @classmethod
     def load(cls, directory: Path) -> PdqMultiIndex:
         """Memory-map a saved index: pages load on first touch and are shared."""
-        arrays = [np.load(directory / f"{name}.npy", mmap_mode="r") for name in cls.FILES]
-        # Plain ndarray views of the maps: same pages, without np.memmap's
-        # per-indexing overhead.
-        return cls(*(array.view(np.ndarray) for array in arrays))
+        return cls(*(load_mapped(directory / f"{name}.npy") for name in cls.FILES))
 
     def search(self, query: Codes, radius: int) -> tuple[NDArray[np.intp], NDArray[np.uint16]]:
         """Rows within ``radius`` of one query code (shape (1, 4)) and their distances.

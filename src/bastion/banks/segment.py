@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from bastion.banks.pdq_mih import PdqMultiIndex, codes_from_bytes, codes_from_hex
+from bastion.banks.pdq_mih import PdqMultiIndex, codes_from_bytes, codes_from_hex, load_mapped
 from bastion.fingerprint import Signal
 from bastion.signals.types import SIGNAL_TYPES, SignalKind, signal_type
 
@@ -84,7 +84,7 @@ class RowTable:
 
     @classmethod
     def load(cls, directory: Path, prefix: str) -> RowTable:
-        return cls(*(np.load(directory / f"{prefix}_{n}.npy", mmap_mode="r") for n in cls.NAMES))
+        return cls(*(load_mapped(directory / f"{prefix}_{n}.npy") for n in cls.NAMES))
 
 
 class _RowsBuilder:
@@ -164,12 +164,15 @@ class Segment:
         return cls(
             PdqMultiIndex.load(directory),
             RowTable.load(directory, "pdq"),
-            np.load(directory / "exact_keys.npy", mmap_mode="r"),
+            load_mapped(directory / "exact_keys.npy"),
             RowTable.load(directory, "exact"),
         )
 
-    def lookup_exact(self, signal: Signal) -> list[Hit]:
-        high, low = exact_key(signal)
+    def lookup_exact(self, key: tuple[int, int]) -> list[Hit]:
+        """Hits of one ``exact_key``."""
+        if not len(self.exact_keys):
+            return []
+        high, low = key
         highs = self.exact_keys[:, 0]
         first = int(np.searchsorted(highs, np.uint64(high), side="left"))
         last = int(np.searchsorted(highs, np.uint64(high), side="right"))
@@ -179,6 +182,8 @@ class Segment:
 
     def lookup_pdq(self, hexes: list[str], radius: int) -> list[list[Hit]]:
         """Hits for each query hash, in query order."""
+        if not self.pdq.size:
+            return [[] for _ in hexes]
         rows, distances, owners = self.pdq.search_batch(codes_from_hex(hexes), radius)
         found: list[list[Hit]] = [[] for _ in hexes]
         for owner, hit in zip(

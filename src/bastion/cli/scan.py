@@ -21,12 +21,12 @@ from bastion.scan.sources import SourceKind, SourceOptions, count_items
 def bank_versions(banks: Banks, index: Index) -> dict[str, Any]:
     """What each bank held at scan time, for summary.json."""
     versions: dict[str, Any] = {}
-    for bank in index.banks.values():
-        stats = banks.stats(bank.name)
-        last = stats.last_import
+    counts = index.entry_counts()
+    for bank_id, bank in index.banks.items():
+        last = banks.last_import(bank.name)
         versions[bank.name] = {
             "kind": str(bank.kind),
-            "entries": stats.active,
+            "entries": counts[bank_id],
             "pdq_threshold": bank.pdq_threshold,
             "last_import": None
             if last is None
