@@ -48,3 +48,13 @@ def test_unknown_bank_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no bank named 'x'" in result.stderr
+
+
+def test_unreachable_ray_cluster_fails_fast(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="the Ray engine needs the [ray] extra")
+    (tmp_path / "a.jpg").write_bytes(jpeg(1))
+    # Port 1 on loopback: nothing listens, so the connection is refused at once.
+    args = ["scan", str(tmp_path / "a.jpg"), "--out", str(tmp_path / "o"), "--engine", "ray"]
+    result = runner.invoke(app, [*args, "--ray-address", "127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "cannot reach the Ray cluster at 127.0.0.1:1" in " ".join(result.stderr.split())

@@ -12,7 +12,7 @@ from bastion.banks import Banks, Index
 from bastion.banks.entries import add_signals
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
-from bastion.scan.engine import ScanPlan, local_rows, run_scan
+from bastion.scan.engine import ScanPlan, local_engine, run_scan
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store
 from tests.scan.fixtures import jpeg, write_parquet, write_shards, write_zip
@@ -29,7 +29,7 @@ def ray_cluster() -> Iterator[None]:
 
 
 def test_ray_engine_equals_local_engine(ray_cluster: None, tmp_path: Path) -> None:
-    from bastion.scan.ray_engine import ray_rows
+    from bastion.scan.ray_engine import ray_engine
 
     settings = Settings(home=tmp_path / "home")
     store = Store.open(settings)
@@ -48,8 +48,8 @@ def test_ray_engine_equals_local_engine(ray_cluster: None, tmp_path: Path) -> No
     write_parquet(tmp_path / "t.parquet", images, [f"k{n}" for n in range(10)])
     plan = ScanPlan([pattern, str(folder), str(tmp_path / "t.parquet")], SourceOptions())
 
-    local = run_scan(plan, tmp_path / "local", local_rows(plan, index, settings, 2))
-    distributed = run_scan(plan, tmp_path / "ray", ray_rows(plan, index, settings))
+    local = run_scan(plan, tmp_path / "local", local_engine(2), index=index, settings=settings)
+    distributed = run_scan(plan, tmp_path / "ray", ray_engine(), index=index, settings=settings)
     local_rows_ = pq.read_table(tmp_path / "local" / "results.parquet").to_pylist()
     ray_rows_ = pq.read_table(tmp_path / "ray" / "results.parquet").to_pylist()
     assert ray_rows_ == local_rows_

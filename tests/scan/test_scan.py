@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bastion.config import Settings
-from bastion.scan.engine import ScanError, ScanPlan, local_rows, run_scan
+from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
 from bastion.scan.sources import SourceOptions, iter_items
 from tests.scan.fixtures import jpeg, write_parquet, write_shards, write_tar, write_zip
 
@@ -30,7 +30,7 @@ def scan(
     sources: list[str], out: Path, settings: Settings, workers: int = 1, **options: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     plan = ScanPlan(sources, SourceOptions(**options))
-    summary = run_scan(plan, out, local_rows(plan, None, settings, workers))
+    summary = run_scan(plan, out, local_engine(workers), index=None, settings=settings)
     return summary, pq.read_table(out / "results.parquet").to_pylist()
 
 
@@ -116,13 +116,18 @@ def test_parquet_with_nulls_and_junk(tmp_path: Path, scan_settings: Settings) ->
     ids = [f"row-{i}" for i in range(20)]
     path = write_parquet(tmp_path / "set.parquet", images, ids)
     summary, rows = scan(
-        [str(path)], tmp_path / "out", scan_settings, image_column="jpg", id_column="key"
+        [str(path)], tmp_path / "out", scan_settings, 2, image_column="jpg", id_column="key"
     )
     assert_accounted(summary, rows)
+    # Three row groups of up to 7 rows, scanned as separate units, in order.
+    assert [row["item_id"].split("#")[1] for row in rows] == ids
     by_id = {row["item_id"].split("#")[1]: row for row in rows}
     assert by_id["row-3"]["error_code"] == "missing-image"
     assert by_id["row-5"]["status"] == "error"
     assert summary["hashed"] == 18
+    # Without an id column, ids are row numbers, counted across row groups.
+    _, numbered = scan([str(path)], tmp_path / "numbered", scan_settings, 2)
+    assert [row["item_id"].split("#")[1] for row in numbered] == [str(n) for n in range(20)]
 
 
 def test_refuses_to_clobber_and_checks_resume_plan(tmp_path: Path, scan_settings: Settings) -> None:
@@ -137,12 +142,12 @@ import sys
 from pathlib import Path
 from bastion.config import Settings
 from bastion.scan import engine
-from bastion.scan.engine import ScanPlan, local_rows, run_scan
+from bastion.scan.engine import ScanPlan, local_engine, run_scan
 from bastion.scan.sources import SourceOptions
 engine.BATCH_ROWS = 7  # many small parts: kills land between and inside them
 plan = ScanPlan([sys.argv[1]], SourceOptions())
 settings = Settings(home=Path(sys.argv[2]) / "home")
-run_scan(plan, Path(sys.argv[2]), local_rows(plan, None, settings, 2), resume=True)
+run_scan(plan, Path(sys.argv[2]), local_engine(2), index=None, settings=settings, resume=True)
 """
 
 
@@ -156,7 +161,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_rows(
     command = [sys.executable, "-c", _SCAN_SCRIPT, pattern, str(out)]
     process = subprocess.Popen(command, start_new_session=True)
     deadline = time.monotonic() + 60
-    while len(list((out / "parts").glob("part-*.parquet"))) < parts_before_kill:
+    while len(list((out / "parts").glob("u*.parquet"))) < parts_before_kill:
         assert process.poll() is None, "the scan ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.005)

@@ -22,7 +22,7 @@ from bastion.cli.app import app
 from bastion.cli.common import load_settings, stderr
 from bastion.cli.scan import bank_versions, print_summary
 from bastion.hashing import hash_file
-from bastion.scan.engine import ScanPlan, local_rows, run_scan
+from bastion.scan.engine import ScanPlan, local_engine, run_scan
 from bastion.scan.results import iter_rows
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store
@@ -55,7 +55,7 @@ def demo_command(
     plan = ScanPlan([str(collection)], SourceOptions(), bank_versions(banks, index))
     out = directory / "scan"
     shutil.rmtree(out, ignore_errors=True)  # the demo's own folder: start afresh
-    summary = run_scan(plan, out, local_rows(plan, index, settings, workers=2))
+    summary = run_scan(plan, out, local_engine(2), index=index, settings=settings)
     _print_rows(out / "results.parquet", collection)
     print_summary(summary, out, as_json=False)
 

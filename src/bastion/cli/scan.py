@@ -14,7 +14,7 @@ from bastion.banks import Banks, Index
 from bastion.cli.app import app
 from bastion.cli.common import load_settings, open_store, stderr, user_errors
 from bastion.progress import RateColumn
-from bastion.scan.engine import ScanError, ScanPlan, local_rows, run_scan
+from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
 from bastion.scan.sources import SourceKind, SourceOptions, count_items
 
 
@@ -104,11 +104,11 @@ def scan_command(
     )
     cores = workers or len(os.sched_getaffinity(0))
     if engine == "ray":
-        from bastion.scan.ray_engine import ray_rows
+        from bastion.scan.ray_engine import ray_engine
 
-        rows = ray_rows(plan, index, settings, address=ray_address)
+        runner = ray_engine(address=ray_address)
     elif engine == "local":
-        rows = local_rows(plan, index, settings, cores)
+        runner = local_engine(cores)
     else:
         raise typer.BadParameter("--engine is local or ray")
     with progress:
@@ -117,7 +117,9 @@ def scan_command(
             summary = run_scan(
                 plan,
                 out,
-                rows,
+                runner,
+                index=index,
+                settings=settings,
                 resume=resume,
                 jsonl=jsonl,
                 progress=lambda n: progress.advance(task, n),

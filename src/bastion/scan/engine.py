@@ -1,21 +1,25 @@
-"""Running a scan: items in order through ``scan_item``, rows out in batches.
+"""Running a scan: units of work through ``scan_unit``, rows into Parquet parts.
 
-The local engine keeps a bounded window of item chunks in flight on N
-worker processes (each maps the same index snapshot, so memory does not
-grow with N) and writes rows back in item order.  ``run_scan`` owns what
-every engine shares: the output folder, resume, the final files and the
-summary.
+A scan is a sequence of units (see :mod:`bastion.scan.sources`).  Whoever
+runs a unit - this process, a local worker process, a Ray actor - reads its
+items, calls ``scan_item`` on each and writes the rows as the unit's parts,
+so the process that drives the scan never touches item bytes or rows.  That
+keeps it from becoming the bottleneck (on two cores, reading shards and
+writing rows in the driver cost a quarter of the scan, measured) and lets
+any number of workers write at once.  ``run_scan`` owns what every engine
+shares: the output folder, resume, the final files and the summary.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from itertools import islice
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +29,15 @@ from bastion import __version__
 from bastion.banks.index import Index
 from bastion.config import Settings
 from bastion.pipeline import scan_item
-from bastion.scan.items import ScanItem
-from bastion.scan.results import PartWriter, finish, summarize
-from bastion.scan.sources import SourceOptions, iter_items
+from bastion.scan.results import UnitParts, finish, prepare_parts, summarize
+from bastion.scan.sources import SourceOptions, Unit, iter_units, unit_items
 
-#: Rows per committed part: what a killed scan can lose and redo.
+#: Rows per committed part: what a killed scan can lose and redo, per unit.
 BATCH_ROWS = 1000
-#: Items per task sent to a worker.
-CHUNK = 16
+#: Items between progress reports from a unit.
+PROGRESS_EVERY = 32
+
+Progress = Callable[[int], None]
 
 
 class ScanError(RuntimeError):
@@ -54,96 +59,123 @@ class ScanPlan:
         return plan
 
 
-# --- worker side ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ScanContext:
+    """What every unit of one scan needs; pickled to workers (the index by path)."""
+
+    plan: ScanPlan
+    out: Path
+    index: Index | None
+    settings: Settings
+
+
+def scan_unit(number: int, unit: Unit, context: ScanContext, progress: Progress) -> int:
+    """Scan unit ``number`` into its parts, continuing after its committed ones.
+
+    Returns the rows written now.  Item order inside a unit never changes,
+    so skipping the committed rows' worth of items resumes exactly.
+    """
+    parts = UnitParts(context.out, number)
+    if parts.finished():
+        return 0
+    plan = context.plan
+    items = islice(unit_items(unit, plan.options, context.settings), parts.rows_committed(), None)
+    batch: list[dict[str, Any]] = []
+    written = unreported = 0
+    for item in items:
+        result = scan_item(
+            item, context.index, context.settings, include_low_quality=plan.include_low_quality
+        )
+        batch.append(result.to_row())
+        unreported += 1
+        if unreported == PROGRESS_EVERY:
+            progress(unreported)
+            unreported = 0
+        if len(batch) == BATCH_ROWS:
+            parts.write(batch)
+            written += len(batch)
+            batch = []
+    parts.write(batch)
+    parts.mark_finished()
+    progress(unreported)
+    return written + len(batch)
+
+
+Engine = Callable[[Iterator[tuple[int, Unit]], ScanContext, Progress], None]
+
+
+# --- the local engine -----------------------------------------------------------
 
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(
-    index: Index | None, settings: Settings, include_low_quality: bool, pooled: bool = False
-) -> None:
-    if pooled:
-        # One BLAS thread per worker: N processes each spinning N BLAS threads
-        # made a 2-worker scan 4x slower than a single process (measured).
-        threadpool_limits(1)
-    _worker.update(index=index, settings=settings, low=include_low_quality)
+def _init_worker(context: ScanContext, counter: Synchronized[int]) -> None:
+    # One BLAS thread per worker: N processes each spinning N BLAS threads
+    # made a 2-worker scan 4x slower than a single process (measured).
+    threadpool_limits(1)
+    _worker.update(context=context, counter=counter)
 
 
-def _scan_chunk(items: list[ScanItem]) -> list[dict[str, Any]]:
-    return [
-        scan_item(
-            item, _worker["index"], _worker["settings"], include_low_quality=_worker["low"]
-        ).to_row()
-        for item in items
-    ]
+def _count(done: int) -> None:
+    counter: Synchronized[int] = _worker["counter"]
+    with counter.get_lock():
+        counter.value += done
 
 
-def _chunks(items: Iterator[ScanItem]) -> Iterator[list[ScanItem]]:
-    while chunk := list(islice(items, CHUNK)):
-        yield chunk
+def _run_unit(number: int, unit: Unit) -> int:
+    return scan_unit(number, unit, _worker["context"], _count)
 
 
-def scan_rows_local(
-    items: Iterator[ScanItem],
-    index: Index | None,
-    settings: Settings,
-    *,
-    workers: int,
-    include_low_quality: bool = False,
-) -> Iterator[dict[str, Any]]:
-    """Rows of ``items`` in order, computed on ``workers`` processes (1: in this one)."""
-    if workers <= 1:
-        _init_worker(index, settings, include_low_quality)
-        for chunk in _chunks(items):
-            yield from _scan_chunk(chunk)
-        return
-    window = workers * 4  # chunks in flight: bounded memory, workers never idle
-    pending: deque[Future[list[dict[str, Any]]]] = deque()
-    with ProcessPoolExecutor(
-        workers,
-        initializer=_init_worker,
-        initargs=(index, settings, include_low_quality, True),
-    ) as pool:
-        chunks = _chunks(items)
-        for chunk in islice(chunks, window):
-            pending.append(pool.submit(_scan_chunk, chunk))
-        while pending:
-            rows = pending.popleft().result()
-            next_chunk = next(chunks, None)
-            if next_chunk is not None:
-                pending.append(pool.submit(_scan_chunk, next_chunk))
-            yield from rows
+def local_engine(workers: int) -> Engine:
+    """Units on ``workers`` processes (1: in this one), a few in flight per worker."""
+
+    def run(jobs: Iterator[tuple[int, Unit]], context: ScanContext, progress: Progress) -> None:
+        if workers <= 1:
+            for number, unit in jobs:
+                scan_unit(number, unit, context, progress)
+            return
+        fork = multiprocessing.get_context("fork")  # workers inherit the mapped index
+        counter: Synchronized[int] = fork.Value("q", 0)
+        reported = 0
+        pending: set[Future[int]] = set()
+        with ProcessPoolExecutor(
+            workers, mp_context=fork, initializer=_init_worker, initargs=(context, counter)
+        ) as pool:
+            for number, unit in jobs:
+                pending.add(pool.submit(_run_unit, number, unit))
+                while len(pending) >= workers * 2:
+                    pending, reported = _collect(pending, counter, reported, progress)
+            while pending:
+                pending, reported = _collect(pending, counter, reported, progress)
+
+    return run
+
+
+def _collect(
+    pending: set[Future[int]], counter: Synchronized[int], reported: int, progress: Progress
+) -> tuple[set[Future[int]], int]:
+    """Wait briefly for a unit; pass on the workers' progress; re-raise a failed unit."""
+    done, still = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+    for future in done:
+        future.result()
+    now = counter.value
+    progress(now - reported)
+    return still, now
 
 
 # --- driver side ---------------------------------------------------------------
-
-RowSource = Callable[[int], Iterator[dict[str, Any]]]
-
-
-def local_rows(plan: ScanPlan, index: Index | None, settings: Settings, workers: int) -> RowSource:
-    """The local engine: rows from item ``skip`` on."""
-
-    def rows(skip: int) -> Iterator[dict[str, Any]]:
-        items = islice(iter_items(plan.sources, plan.options, settings), skip, None)
-        yield from scan_rows_local(
-            items,
-            index,
-            settings,
-            workers=workers,
-            include_low_quality=plan.include_low_quality,
-        )
-
-    return rows
 
 
 def run_scan(
     plan: ScanPlan,
     out: Path,
-    rows: RowSource,
+    engine: Engine,
     *,
+    index: Index | None,
+    settings: Settings,
     resume: bool = False,
     jsonl: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Write every row of the scan to ``out`` and return the summary."""
     plan_file = out / "scan.json"
@@ -158,32 +190,27 @@ def run_scan(
             raise ScanError(f"--resume with different sources, options or banks than {out}")
     out.mkdir(parents=True, exist_ok=True)
     plan_file.write_text(json.dumps(plan.to_json(), indent=2))
-    writer = PartWriter(out)
-    done = writer.rows_written()
-    if progress:
-        progress(done)
+    done_before = prepare_parts(out)
+    report = progress or (lambda _: None)
+    report(done_before)
+    context = ScanContext(plan, out, index, settings)
+    jobs = (
+        (number, unit)
+        for number, unit in enumerate(iter_units(plan.sources, plan.options))
+        if not UnitParts(out, number).finished()
+    )
     started = time.perf_counter()
-    batch: list[dict[str, Any]] = []
-    new_rows = 0
-    for row in rows(done):
-        batch.append(row)
-        if len(batch) >= BATCH_ROWS:
-            writer.write(batch)
-            new_rows += len(batch)
-            batch = []
-        if progress:
-            progress(1)
-    writer.write(batch)
-    new_rows += len(batch)
+    engine(jobs, context, report)
     seconds = time.perf_counter() - started
-    return _finish(out, plan, jsonl=jsonl, seconds=seconds, new_rows=new_rows)
+    return _finish(out, plan, jsonl=jsonl, seconds=seconds, done_before=done_before)
 
 
 def _finish(
-    out: Path, plan: ScanPlan, *, jsonl: bool, seconds: float, new_rows: int
+    out: Path, plan: ScanPlan, *, jsonl: bool, seconds: float, done_before: int
 ) -> dict[str, Any]:
     results = finish(out, jsonl=jsonl)
     counts = summarize(results, out / "removal-list.txt")
+    new_rows = counts["seen"] - done_before
     summary = {
         **counts,
         "duration_s": round(seconds, 3),

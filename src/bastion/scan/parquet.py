@@ -2,7 +2,8 @@
 
 Rows are read a record batch at a time.  The image column may hold bytes, or
 a struct with a ``bytes`` field (what ``datasets`` writes).  Ids come from
-``--id-column`` (``file#<id>``) or the row number (``file#<row>``).
+``--id-column`` (``file#<id>``) or the row number (``file#<row>``).  A file
+of several row groups is scanned as one unit per group, so workers share it.
 """
 
 from __future__ import annotations
@@ -36,37 +37,65 @@ def _image_bytes(value: Any) -> bytes | None:
     return value if isinstance(value, bytes) else None
 
 
+def splittable_row_groups(file: Path, image_column: str, id_column: str | None) -> int | None:
+    """How many row groups to scan as separate units, or None to scan the file whole.
+
+    Splitting lets workers share one big file.  A file that cannot be opened
+    or lacks a column stays whole, so its one error row is reported once.
+    """
+    try:
+        parquet = pq.ParquetFile(file)
+        names = parquet.schema_arrow.names
+    except (pa.ArrowException, OSError):
+        return None
+    if any(c and c not in names for c in (image_column, id_column)):
+        return None
+    groups = parquet.metadata.num_row_groups
+    return groups if groups > 1 else None
+
+
 def iter_parquet(
-    path: Path, source: str, image_column: str, id_column: str | None
+    file: Path,
+    source: str,
+    image_column: str,
+    id_column: str | None,
+    row_group: int | None = None,
 ) -> Iterator[ScanItem]:
-    for file in parquet_files(path):
-        try:
-            table = pq.ParquetFile(file)
-            names = table.schema_arrow.names
-        except (pa.ArrowException, OSError) as exc:
-            yield ScanItem(str(file), source, error=ItemError("corrupt-parquet", str(exc)))
-            continue
-        missing = [c for c in (image_column, id_column) if c and c not in names]
-        if missing:
-            reason = f"no column {missing[0]!r} (columns: {', '.join(names)})"
-            yield ScanItem(str(file), source, error=ItemError("missing-column", reason))
-            continue
-        columns = [image_column] + ([id_column] if id_column else [])
-        row = 0
-        try:
-            for batch in table.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                images = batch.column(image_column).to_pylist()
-                ids = batch.column(id_column).to_pylist() if id_column else None
-                for offset, value in enumerate(images):
-                    label = ids[offset] if ids is not None else row
-                    item_id = f"{file}#{label}"
-                    data = _image_bytes(value)
-                    if data is None:
-                        problem = ItemError("missing-image", "the image column is empty here")
-                        yield ScanItem(item_id, source, error=problem)
-                    else:
-                        yield ScanItem(item_id, source, data=data, expect_image=True)
-                    row += 1
-        except (pa.ArrowException, OSError) as exc:
-            reason = f"file ends early or is damaged after row {row}: {exc}"
-            yield ScanItem(f"{file}#", source, error=ItemError("corrupt-parquet", reason))
+    """The rows of one Parquet file (or of one of its row groups) as items."""
+    try:
+        table = pq.ParquetFile(file)
+        names = table.schema_arrow.names
+    except (pa.ArrowException, OSError) as exc:
+        yield ScanItem(str(file), source, error=ItemError("corrupt-parquet", str(exc)))
+        return
+    missing = [c for c in (image_column, id_column) if c and c not in names]
+    if missing:
+        reason = f"no column {missing[0]!r} (columns: {', '.join(names)})"
+        yield ScanItem(str(file), source, error=ItemError("missing-column", reason))
+        return
+    columns = [image_column] + ([id_column] if id_column else [])
+    groups = None if row_group is None else [row_group]
+    row = 0 if row_group is None else _rows_before(table, row_group)
+    try:
+        for batch in table.iter_batches(batch_size=BATCH_ROWS, row_groups=groups, columns=columns):
+            images = batch.column(image_column).to_pylist()
+            ids = batch.column(id_column).to_pylist() if id_column else None
+            for offset, value in enumerate(images):
+                label = ids[offset] if ids is not None else row
+                item_id = f"{file}#{label}"
+                data = _image_bytes(value)
+                if data is None:
+                    problem = ItemError("missing-image", "the image column is empty here")
+                    yield ScanItem(item_id, source, error=problem)
+                else:
+                    yield ScanItem(item_id, source, data=data, expect_image=True)
+                row += 1
+    except (pa.ArrowException, OSError) as exc:
+        where = "" if row_group is None else f"row group {row_group}, "
+        reason = f"file ends early or is damaged after row {row} ({where}{exc})"
+        place = "" if row_group is None else f"group{row_group}"
+        yield ScanItem(f"{file}#{place}", source, error=ItemError("corrupt-parquet", reason))
+
+
+def _rows_before(table: pq.ParquetFile, row_group: int) -> int:
+    return sum(table.metadata.row_group(g).num_rows for g in range(row_group))

@@ -1,11 +1,14 @@
 """Scan output: Parquet parts written as the scan goes, then the final files.
 
-Rows are written in batches to ``DIR/parts/part-NNNNNN.parquet``, each part
-renamed into place only when complete: the committed parts *are* the
-checkpoint, and a resumed scan skips exactly as many items as they hold.
-At the end the parts become ``results.parquet`` (and ``results.jsonl`` when
-asked), ``summary.json`` and ``removal-list.txt`` are derived from them, and
-the parts are removed.
+Each unit of work (a shard, a Parquet row group, a few hundred files) is
+written by whichever worker scans it, as ``DIR/parts/u<unit>-<part>.parquet``
+of up to ``BATCH_ROWS`` rows, each renamed into place only when complete,
+and then marked done with ``u<unit>.done``.  The committed parts *are* the
+checkpoint: a resumed scan skips finished units, and inside an unfinished
+one exactly the items its parts hold.  Part names sort in item order, so at
+the end they concatenate into ``results.parquet`` (and ``results.jsonl``
+when asked); ``summary.json`` and ``removal-list.txt`` are derived from it,
+and the parts are removed.
 """
 
 from __future__ import annotations
@@ -53,30 +56,46 @@ RESULTS = "results.parquet"
 PARTS = "parts"
 
 
-class PartWriter:
-    """Appends batches of rows as numbered, atomically committed part files."""
+class UnitParts:
+    """The committed parts of one unit, and the writer of its next ones."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, unit: int) -> None:
         self.folder = out / PARTS
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for leftover in self.folder.glob("*.tmp"):
-            leftover.unlink()  # a part the killed run was still writing
-        self.next_number = len(self.committed())
+        self.prefix = f"u{unit:09d}"
+        self.marker = self.folder / f"{self.prefix}.done"
 
     def committed(self) -> list[Path]:
-        return sorted(self.folder.glob("part-*.parquet"))
+        return sorted(self.folder.glob(f"{self.prefix}-*.parquet"))
 
-    def rows_written(self) -> int:
-        return sum(pq.ParquetFile(part).metadata.num_rows for part in self.committed())
+    def finished(self) -> bool:
+        return self.marker.exists()
+
+    def rows_committed(self) -> int:
+        return sum(_row_count(part) for part in self.committed())
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        final = self.folder / f"part-{self.next_number:06d}.parquet"
+        final = self.folder / f"{self.prefix}-{len(self.committed()):06d}.parquet"
         temporary = final.with_suffix(".tmp")
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), temporary)
         os.replace(temporary, final)
-        self.next_number += 1
+
+    def mark_finished(self) -> None:
+        self.marker.touch()
+
+
+def prepare_parts(out: Path) -> int:
+    """Create the parts folder, drop what a killed run left half-written; rows kept."""
+    folder = out / PARTS
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("*.tmp"):
+        leftover.unlink()
+    return sum(_row_count(part) for part in folder.glob("u*.parquet"))
+
+
+def _row_count(part: Path) -> int:
+    return int(pq.ParquetFile(part).metadata.num_rows)
 
 
 def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -86,7 +105,7 @@ def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str
 
 def finish(out: Path, *, jsonl: bool) -> Path:
     """Merge the parts into results.parquet (and results.jsonl), then remove them."""
-    parts = sorted((out / PARTS).glob("part-*.parquet"))
+    parts = sorted((out / PARTS).glob("u*.parquet"))
     results = out / RESULTS
     temporary = results.with_suffix(".tmp")
     with pq.ParquetWriter(temporary, SCHEMA) as writer:
@@ -97,8 +116,8 @@ def finish(out: Path, *, jsonl: bool) -> Path:
         with (out / "results.jsonl").open("w") as lines:
             for row in iter_rows(results):
                 lines.write(json.dumps(row, separators=(",", ":")) + "\n")
-    for part in parts:
-        part.unlink()
+    for leftover in (out / PARTS).iterdir():
+        leftover.unlink()
     (out / PARTS).rmdir()
     return results
 

@@ -18,7 +18,12 @@ from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.scan.archives import is_archive, iter_archive
 from bastion.scan.items import ScanItem
-from bastion.scan.parquet import count_rows, iter_parquet, parquet_files
+from bastion.scan.parquet import (
+    count_rows,
+    iter_parquet,
+    parquet_files,
+    splittable_row_groups,
+)
 from bastion.scan.walk import WalkProblem, iter_files
 from bastion.scan.webdataset import expand_shards, iter_shard
 
@@ -58,16 +63,17 @@ def _kind_of(name: str, options: SourceOptions, source: str) -> SourceKind:
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """A piece of work that can run anywhere: one shard, one Parquet file, or some files.
+    """A piece of work that can run anywhere: a shard, a Parquet row group, or some files.
 
     ``entries`` are paths, each with the walk problem that stopped it, if any.
-    The local engine runs units in order; the Ray engine runs them in
-    parallel and puts their rows back in that order.
+    Engines run units in parallel; their rows are put back in unit order.
     """
 
     source: str
     kind: SourceKind
     entries: tuple[tuple[str, str | None, str | None], ...]
+    #: For a Parquet file split by row group: which one.
+    row_group: int | None = None
 
 
 #: Plain files per unit: enough to amortise a task, few enough to balance.
@@ -80,7 +86,12 @@ def iter_units(sources: list[str], options: SourceOptions) -> Iterator[Unit]:
             kind = _kind_of(name, options, source)
             if kind is SourceKind.PARQUET:
                 for file in parquet_files(Path(name)):
-                    yield Unit(source, kind, ((str(file), None, None),))
+                    whole = ((str(file), None, None),)
+                    groups = splittable_row_groups(file, options.image_column, options.id_column)
+                    if groups is None:
+                        yield Unit(source, kind, whole)
+                    else:
+                        yield from (Unit(source, kind, whole, group) for group in range(groups))
                 continue
             batch: list[tuple[str, str | None, str | None]] = []
             for entry in iter_files([name]):
@@ -101,7 +112,7 @@ def unit_items(unit: Unit, options: SourceOptions, settings: Settings) -> Iterat
             yield ScanItem(name, unit.source, error=ItemError(code, message or ""))
         elif unit.kind is SourceKind.PARQUET:
             yield from iter_parquet(
-                Path(name), unit.source, options.image_column, options.id_column
+                Path(name), unit.source, options.image_column, options.id_column, unit.row_group
             )
         elif unit.kind is SourceKind.WEBDATASET:
             yield from iter_shard(Path(name), unit.source, settings)

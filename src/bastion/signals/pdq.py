@@ -101,14 +101,18 @@ def tent_weights(length: int) -> FloatArray:
     counts = (hi - lo + 1).astype(np.float64)
     samples = ((np.arange(SAMPLES) + 0.5) * length / SAMPLES).astype(np.int64)
 
-    diff = np.zeros((SAMPLES, length + 1), dtype=np.float64)
-    for s, centre in enumerate(samples):
-        # Second pass at `centre` averages first-pass outputs k in [lo, hi];
-        # each first-pass output k averages inputs [lo[k], hi[k]].
-        ks = np.arange(lo[centre], hi[centre] + 1)
-        weight = 1.0 / (counts[centre] * counts[ks])
-        np.add.at(diff[s], lo[ks], weight)
-        np.add.at(diff[s], hi[ks] + 1, -weight)
+    # The second pass at sample s's centre averages first-pass outputs k in
+    # [lo, hi] of that centre; each first-pass output k averages inputs
+    # [lo[k], hi[k]].  All (s, k) pairs at once, in the order of a loop over s:
+    spans = hi[samples] - lo[samples] + 1
+    rows = np.repeat(np.arange(SAMPLES), spans)
+    ks = np.repeat(lo[samples] - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())
+    weight = 1.0 / (counts[samples][rows] * counts[ks])
+    # A difference array per row; bincount adds in input order, like a loop.
+    cells = np.concatenate((lo[ks], hi[ks] + 1)) + np.tile(rows, 2) * (length + 1)
+    diff = np.bincount(
+        cells, np.concatenate((weight, -weight)), minlength=SAMPLES * (length + 1)
+    ).reshape(SAMPLES, length + 1)
     return np.cumsum(diff[:, :length], axis=1).astype(np.float32)
 
 
