@@ -47,6 +47,9 @@ class Settings:
     #: SQLAlchemy URL of the store; None means SQLite at ``home/bastion.db``.
     #: PostgreSQL: ``postgresql+psycopg://user@host/dbname``.
     database_url: str | None = None
+    #: PEM bundle of C2PA trust anchors (e.g. the C2PA trust list); signers
+    #: outside it are reported as "valid, signer not in trust list".
+    trust_anchors: Path | None = None
 
     @property
     def store_url(self) -> str:
@@ -62,7 +65,7 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is None or raw == "":
                 continue
-            if f.name == "home":
+            if f.name in ("home", "trust_anchors"):
                 overrides[f.name] = Path(raw).expanduser()
                 continue
             if f.name == "database_url":
