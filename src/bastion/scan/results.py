@@ -17,6 +17,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from itertools import count, takewhile
 from pathlib import Path
 from typing import Any
 
@@ -57,29 +58,37 @@ PARTS = "parts"
 
 
 class UnitParts:
-    """The committed parts of one unit, and the writer of its next ones."""
+    """The committed parts of one unit, and the writer of its next ones.
+
+    Parts are numbered from 0 without gaps (each is committed before the
+    next is started), so they are found by probing their names: listing the
+    parts folder, which holds every unit's parts, would cost each unit time
+    proportional to the whole scan.
+    """
 
     def __init__(self, out: Path, unit: int) -> None:
         self.folder = out / PARTS
         self.prefix = f"u{unit:09d}"
         self.marker = self.folder / f"{self.prefix}.done"
+        self.committed = list(takewhile(Path.exists, map(self._part, count())))
 
-    def committed(self) -> list[Path]:
-        return sorted(self.folder.glob(f"{self.prefix}-*.parquet"))
+    def _part(self, number: int) -> Path:
+        return self.folder / f"{self.prefix}-{number:06d}.parquet"
 
     def finished(self) -> bool:
         return self.marker.exists()
 
     def rows_committed(self) -> int:
-        return sum(_row_count(part) for part in self.committed())
+        return sum(_row_count(part) for part in self.committed)
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        final = self.folder / f"{self.prefix}-{len(self.committed()):06d}.parquet"
+        final = self._part(len(self.committed))
         temporary = final.with_suffix(".tmp")
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), temporary)
         os.replace(temporary, final)
+        self.committed.append(final)
 
     def mark_finished(self) -> None:
         self.marker.touch()
