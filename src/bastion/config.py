@@ -50,6 +50,9 @@ class Settings:
     #: PEM bundle of C2PA trust anchors (e.g. the C2PA trust list); signers
     #: outside it are reported as "valid, signer not in trust list".
     trust_anchors: Path | None = None
+    #: Largest metadata value read for provenance: one XMP packet, PNG text
+    #: chunk (after decompression), EXIF block or safetensors header.
+    max_metadata_bytes: int = 4 << 20
 
     @property
     def store_url(self) -> str:

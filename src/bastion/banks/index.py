@@ -161,9 +161,11 @@ class Index:
         counts: Counter[int] = Counter()
         for segment, base in ((self.base, True), (self.delta, False)):
             for rows in (segment.pdq_rows, segment.exact_rows):
-                bank_ids = rows.bank_ids
+                # An entry found by two keys (a model hash and its AutoV2) has two rows.
+                _, first = np.unique(rows.entry_ids, return_index=True)
+                entry_ids, bank_ids = rows.entry_ids[first], rows.bank_ids[first]
                 if base and len(self.changed):
-                    bank_ids = bank_ids[~np.isin(rows.entry_ids, self.changed)]
+                    bank_ids = bank_ids[~np.isin(entry_ids, self.changed)]
                 values, numbers = np.unique(bank_ids, return_counts=True)
                 counts.update(dict(zip(values.tolist(), numbers.tolist(), strict=True)))
         return {bank_id: counts[bank_id] for bank_id in self.banks}

@@ -45,6 +45,15 @@ class Hit(NamedTuple):
     distance: int
 
 
+def _exact_keys(row: EntryRow) -> list[tuple[int, int]]:
+    """Every key a row is found by: a model's SHA-256 also by its AutoV2 prefix,
+    the short hash image generators write into their metadata."""
+    keys = [exact_key(Signal(row.signal_type, row.value))]
+    if row.signal_type == "model_sha256":
+        keys.append(exact_key(Signal("model_autov2", row.value[:10])))
+    return keys
+
+
 def exact_key(signal: Signal) -> tuple[int, int]:
     """128-bit key of a digest or opaque value; one family shares keys (md5 = video_md5)."""
     family = signal_type(signal.type).family
@@ -139,8 +148,9 @@ class Segment:
                 pdq_bytes += bytes.fromhex(row.value)
                 pdq_rows.append(row)
             else:
-                keys.extend(exact_key(Signal(row.signal_type, row.value)))
-                exact_rows.append(row)
+                for key in _exact_keys(row):
+                    keys.extend(key)
+                    exact_rows.append(row)
         exact = np.frombuffer(keys, dtype=np.uint64).reshape(-1, 2)
         order = np.lexsort((exact[:, 1], exact[:, 0]))
         return cls(

@@ -4,52 +4,111 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from bastion.banks import Index, match_signals
 from bastion.cli.app import app
-from bastion.cli.common import fail, load_settings, stderr
+from bastion.cli.common import fail, load_settings, open_store, stderr
+from bastion.config import Settings
+from bastion.fingerprint import Signal
 from bastion.media.sniff import sniff
-from bastion.provenance import Assessment, inspect_bytes
+from bastion.provenance import Assessment, InspectOptions, inspect_bytes
+from bastion.provenance.detector import DetectorError, OnnxDetector
+from bastion.provenance.models import inspect_model, is_model_file, model_signals
 
 
 @app.command("inspect")
 def inspect_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files to inspect.")],
+    paths: Annotated[list[Path], typer.Argument(help="Images, or model files (.safetensors ...).")],
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per file, with every detail.")
+    ] = False,
+    include_prompts: Annotated[
+        bool,
+        typer.Option(
+            "--include-prompts",
+            help="Show prompt text from generator metadata (withheld by default).",
+        ),
+    ] = False,
+    watermarks: Annotated[
+        bool,
+        typer.Option("--watermarks", help="Decode pixels to look for Stable Diffusion watermarks."),
+    ] = False,
+    detector: Annotated[
+        Path | None,
+        typer.Option(help="An ONNX classifier whose score is added as weak evidence."),
+    ] = None,
+    detector_threshold: Annotated[
+        float, typer.Option(help="Detector score from which an image counts as generated.")
+    ] = 0.5,
+    match: Annotated[
+        bool,
+        typer.Option(
+            "--match", help="Match model hashes (of model files, or named in metadata) to banks."
+        ),
     ] = False,
 ) -> None:
     """Assess each file's provenance and show the evidence behind it.
 
     Levels say what the evidence proves: "verified" when a valid signature
-    covers it, "declared" when only unsigned metadata says so.  A file with
-    no evidence is reported as such, never as authentic.  Exits with status
-    1 when a file could not be read.
+    covers it, "declared" when only unsigned metadata says so, "estimated"
+    for a detector's score.  A file with no evidence is reported as such,
+    never as authentic.  Model files get their SHA-256, AutoV2 hash and
+    header metadata, read without loading tensors.  Exits with status 1
+    when a file could not be read.
     """
     settings = load_settings()
     if settings.trust_anchors is not None and not settings.trust_anchors.is_file():
         raise fail(f"BASTION_TRUST_ANCHORS={settings.trust_anchors} is not a file")
+    try:
+        model = OnnxDetector(detector, detector_threshold) if detector else None
+    except DetectorError as exc:
+        raise fail(str(exc)) from None
+    options = InspectOptions(include_prompts, watermarks, model)
+    index = Index.open(open_store(settings), settings) if match else None
     unreadable = False
     for path in paths:
         try:
-            data = path.read_bytes()
+            record, signals = _inspect(path, settings, options)
         except OSError as exc:
             stderr.print(f"[red]{path}[/red]: {exc.strerror or exc}", highlight=False)
             unreadable = True
             continue
-        assessment = inspect_bytes(data, sniff(data[:4096]).mime, settings)
+        if index is not None:
+            record["matches"] = [m.to_dict() for m in match_signals(signals, index).matches]
         if as_json:
-            typer.echo(json.dumps({"path": str(path), **assessment.to_dict()}))
+            typer.echo(json.dumps(record))
         else:
-            _print(path, assessment)
+            _print(record)
     if unreadable:
         raise typer.Exit(1)
 
 
-def _print(path: Path, assessment: Assessment) -> None:
-    typer.echo(f"{path}: {assessment.level}")
-    typer.echo(f"  {assessment.summary}")
-    for item in assessment.evidence:
-        typer.echo(f"  - [{item.reader}, {item.strength}] {item.summary}")
+def _inspect(
+    path: Path, settings: Settings, options: InspectOptions
+) -> tuple[dict[str, Any], list[Signal]]:
+    if is_model_file(path):
+        report = inspect_model(path, settings.max_metadata_bytes)
+        record = report.to_dict()
+        record["level"] = f"model file ({report.format})"
+        record["summary"] = report.evidence[0].summary
+        return record, report.signals
+    data = path.read_bytes()
+    assessment: Assessment = inspect_bytes(data, sniff(data[:4096]).mime, settings, options)
+    return {"path": str(path), **assessment.to_dict()}, model_signals(list(assessment.evidence))
+
+
+def _print(record: dict[str, Any]) -> None:
+    typer.echo(f"{record['path']}: {record['level']}")
+    typer.echo(f"  {record['summary']}")
+    for item in record["evidence"]:
+        typer.echo(f"  - [{item['reader']}, {item['strength']}] {item['summary']}")
+    for key, value in record.get("metadata", {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        typer.echo(f"  {key}: {text[:200]}{'…' if len(text) > 200 else ''}")
+    for found in record.get("matches", []):
+        typer.echo(
+            f"  match: bank {found['bank']}, entry {found['entry_id']} ({found['signal_type']})"
+        )

@@ -29,6 +29,7 @@ class Origin(StrEnum):
 class Strength(StrEnum):
     VERIFIED = "verified"  #: covered by a cryptographically valid signature
     DECLARED = "declared"  #: unsigned metadata or a watermark says so
+    ESTIMATED = "estimated"  #: a learned detector's score: weak, opaque evidence
     INVALID = "invalid"  #: a signature that does not verify (tampered or broken)
     UNREADABLE = "unreadable"  #: the reader could not parse what it found
     NOTE = "note"  #: context without a claim of origin
@@ -78,12 +79,13 @@ _PRECEDENCE = (Origin.AI_GENERATED, Origin.AI_EDITED, Origin.ALGORITHMIC, Origin
 
 
 def assess(evidence: list[Evidence]) -> Assessment:
-    """One level for a file: verified beats declared; an invalid signature is said first."""
+    """One level for a file: verified beats declared beats a detector's estimate;
+    an invalid signature is said first."""
     found = tuple(evidence)
     invalid = [e for e in found if e.strength is Strength.INVALID]
     if invalid:
         return Assessment(MANIFEST_INVALID, invalid[0].summary, found)
-    for strength in (Strength.VERIFIED, Strength.DECLARED):
+    for strength in (Strength.VERIFIED, Strength.DECLARED, Strength.ESTIMATED):
         for origin in _PRECEDENCE:
             backing = [e for e in found if e.strength is strength and e.origin is origin]
             if backing:

@@ -46,11 +46,26 @@ _TYPES = (
     SignalType("video_md5", SignalKind.DIGEST, 32, "md5", "MD5 of a video file"),
     SignalType("pdq", SignalKind.PDQ, 64, "pdq", "Meta's PDQ perceptual hash"),
     SignalType("photodna", SignalKind.OPAQUE, None, "photodna", "PhotoDNA, exact value only"),
+    # A model file's SHA-256 is the SHA-256 of the file, so it shares that family.
+    SignalType("model_sha256", SignalKind.DIGEST, 64, "sha256", "SHA-256 of a model file"),
+    SignalType(
+        "model_autov2",
+        SignalKind.DIGEST,
+        10,
+        "model_autov2",
+        "AutoV2: first 10 hex digits of a model's SHA-256, as generators write it",
+    ),
 )
 SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in _TYPES}
 
 #: Other spellings found in hash lists and exchanges.
-ALIASES = {"pdna": "photodna", "photo_dna": "photodna", "sha-1": "sha1", "sha-256": "sha256"}
+ALIASES = {
+    "autov2": "model_autov2",
+    "pdna": "photodna",
+    "photo_dna": "photodna",
+    "sha-1": "sha1",
+    "sha-256": "sha256",
+}
 
 _HEX = re.compile(r"[0-9a-f]+")
 #: Opaque values are printable, without whitespace, and of a sane length.
