@@ -8,15 +8,26 @@ the same wherever it was produced.
 
 from __future__ import annotations
 
+import json
+import stat
 from dataclasses import dataclass, replace
 from typing import Any
 
 from bastion.banks.index import Index
-from bastion.banks.match import Match, match_outcome
+from bastion.banks.match import Match, match_outcome, match_signals
 from bastion.config import Settings
 from bastion.fingerprint import Fingerprint, ItemError
 from bastion.hashing import hash_bytes, hash_file
+from bastion.media.sniff import sniff
+from bastion.provenance import Assessment, InspectOptions, inspect_bytes
+from bastion.provenance.models import model_signals
 from bastion.scan.items import ScanItem
+
+#: Files up to this size are read into memory once, for hashing and for
+#: provenance; larger ones (long videos) are hashed as a stream, and their
+#: provenance is not read.
+IN_MEMORY_BYTES = 256 << 20
+NOT_INSPECTED = "not inspected"
 
 
 class Status:
@@ -34,6 +45,7 @@ class ScanResult:
     matches: tuple[Match, ...] = ()
     error: ItemError | None = None
     skip_reason: str | None = None
+    provenance: Assessment | None = None
 
     def to_row(self) -> dict[str, Any]:
         """The flat row written to results.parquet / results.jsonl."""
@@ -53,6 +65,11 @@ class ScanResult:
             "pdq_quality": fp.pdq_quality if fp else None,
             "matched": bool(self.matches),
             "matches": [m.to_dict() for m in self.matches],
+            "provenance": self.provenance.level if self.provenance else None,
+            "provenance_summary": self.provenance.summary if self.provenance else None,
+            "provenance_evidence": json.dumps(
+                [e.to_dict() for e in self.provenance.evidence] if self.provenance else []
+            ),
             "error_code": self.error.code if self.error else self.skip_reason,
             "error": self.error.message if self.error else None,
         }
@@ -64,30 +81,69 @@ def scan_item(
     settings: Settings,
     *,
     include_low_quality: bool = False,
+    provenance: InspectOptions | None = None,
 ) -> ScanResult:
-    """Hash and match one item; never raises for a bad item."""
+    """Hash, match and assess one item; never raises for a bad item.
+
+    ``provenance`` None skips the provenance readers (``bastion scan
+    --no-provenance``).
+    """
     if item.skipped is not None:
         return ScanResult(item.item_id, item.source, Status.SKIPPED, skip_reason=item.skipped)
     if item.error is not None:
         return ScanResult(item.item_id, item.source, Status.ERROR, error=item.error)
     try:
-        if item.path is not None:
+        data = _in_memory(item, settings)
+        if data is None and item.path is not None:
             fingerprint = hash_file(item.path, settings=settings)
         else:
-            fingerprint = hash_bytes(item.data or b"", name=item.name, settings=settings)
+            name = item.name or (item.path.name if item.path else None)
+            fingerprint = hash_bytes(data or b"", name=name, settings=settings)
     except OSError as exc:
         problem = ItemError("unreadable", exc.strerror or str(exc))
         return ScanResult(item.item_id, item.source, Status.ERROR, error=problem)
     if item.expect_image and fingerprint.error is None and fingerprint.pdq is None:
         problem = ItemError("not-an-image", f"expected an image, found {fingerprint.media_type}")
         fingerprint = replace(fingerprint, error=problem)
+    assessment = None
+    if provenance is not None:
+        assessment = _assess(data, settings, provenance)
     matches: tuple[Match, ...] = ()
     if index is not None:
         outcome = match_outcome(fingerprint, index, include_low_quality=include_low_quality)
         matches = outcome.matches
+        if assessment is not None and (named := model_signals(list(assessment.evidence))):
+            # Models the metadata names by hash, matched against model banks.
+            known = {m.entry_id for m in matches}
+            found = match_signals(named, index).matches
+            matches += tuple(m for m in found if m.entry_id not in known)
     # A file whose bytes were read but not decoded still has its digests
     # matched; its row carries the decoding error.
     status = Status.ERROR if fingerprint.error else Status.HASHED
     return ScanResult(
-        item.item_id, item.source, status, fingerprint, matches, error=fingerprint.error
+        item.item_id,
+        item.source,
+        status,
+        fingerprint,
+        matches,
+        error=fingerprint.error,
+        provenance=assessment,
     )
+
+
+def _in_memory(item: ScanItem, settings: Settings) -> bytes | None:
+    """The item's bytes when they fit in memory (a file is then read once)."""
+    if item.path is None:
+        return item.data or b""
+    info = item.path.stat()
+    limit = min(IN_MEMORY_BYTES, settings.max_file_bytes)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        return None
+    return item.path.read_bytes()
+
+
+def _assess(data: bytes | None, settings: Settings, options: InspectOptions) -> Assessment:
+    if data is None:
+        reason = "file too large to read whole: provenance not read"
+        return Assessment(NOT_INSPECTED, reason)
+    return inspect_bytes(data, sniff(data[:4096]).mime, settings, options)

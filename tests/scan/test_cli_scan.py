@@ -58,3 +58,49 @@ def test_unreachable_ray_cluster_fails_fast(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--ray-address", "127.0.0.1:1"])
     assert result.exit_code == 2
     assert "cannot reach the Ray cluster at 127.0.0.1:1" in " ".join(result.stderr.split())
+
+
+def test_scan_rows_carry_provenance_and_metadata_named_models_match(tmp_path: Path) -> None:
+    from tests.conftest import SHARED
+    from tests.provenance.files import png
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    model_hash = "c" * 64
+    params = f'alpha\nSteps: 20, Seed: 1, Model: base, Lora hashes: "tweak: {model_hash[:10]}"'
+    (folder / "generated.png").write_bytes(png({"parameters": params}))
+    (folder / "plain.jpg").write_bytes(jpeg(3))
+    signed = SHARED / "testdata" / "c2pa" / "C_with_CAWG_data.jpg"
+    (folder / "signed.jpg").write_bytes(signed.read_bytes())
+    assert runner.invoke(app, ["bank", "create", "models"]).exit_code == 0
+    added = runner.invoke(app, ["bank", "add", "models", f"model_sha256:{model_hash}"])
+    assert added.exit_code == 0, added.output
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["scan", str(folder), "--out", str(out), "--jsonl"])
+    assert result.exit_code == 0, result.output
+    rows = {
+        Path(row["item_id"]).name: row
+        for row in map(json.loads, (out / "results.jsonl").read_text().splitlines())
+    }
+    assert rows["generated.png"]["provenance"] == "ai-generated — declared"
+    evidence = json.loads(rows["generated.png"]["provenance_evidence"])
+    assert evidence[0]["detail"]["withheld"] == ["prompt"]
+    assert [m["bank"] for m in rows["generated.png"]["matches"]] == ["models"]
+    assert rows["plain.jpg"]["provenance"] == "no provenance evidence"
+    assert rows["signed.jpg"]["provenance"] == "camera capture — verified", rows["signed.jpg"][
+        "provenance_evidence"
+    ]
+    summary = json.loads(result.stdout)
+    assert summary["provenance"] == {
+        "ai-generated — declared": 1,
+        "camera capture — verified": 1,
+        "no provenance evidence": 1,
+    }
+    assert (out / "removal-list.txt").read_text().strip().endswith("generated.png")
+
+    skipped = runner.invoke(
+        app, ["scan", str(folder), "--out", str(tmp_path / "o2"), "--no-provenance", "--jsonl"]
+    )
+    rows_without = (tmp_path / "o2" / "results.jsonl").read_text().splitlines()
+    assert skipped.exit_code == 0
+    assert {json.loads(r)["provenance"] for r in rows_without} == {None}

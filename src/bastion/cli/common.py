@@ -50,3 +50,16 @@ def user_errors() -> Iterator[None]:
 def open_store(settings: Settings) -> Store:
     with user_errors():
         return Store.open(settings)
+
+
+#: Provenance options shared by ``inspect`` and ``scan``.
+IncludePromptsOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-prompts", help="Keep prompt text from generator metadata (withheld by default)."
+    ),
+]
+WatermarksOption = Annotated[
+    bool,
+    typer.Option("--watermarks", help="Decode pixels to look for Stable Diffusion watermarks."),
+]

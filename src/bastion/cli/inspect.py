@@ -10,7 +10,14 @@ import typer
 
 from bastion.banks import Index, match_signals
 from bastion.cli.app import app
-from bastion.cli.common import fail, load_settings, open_store, stderr
+from bastion.cli.common import (
+    IncludePromptsOption,
+    WatermarksOption,
+    fail,
+    load_settings,
+    open_store,
+    stderr,
+)
 from bastion.config import Settings
 from bastion.fingerprint import Signal
 from bastion.media.sniff import sniff
@@ -25,17 +32,8 @@ def inspect_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per file, with every detail.")
     ] = False,
-    include_prompts: Annotated[
-        bool,
-        typer.Option(
-            "--include-prompts",
-            help="Show prompt text from generator metadata (withheld by default).",
-        ),
-    ] = False,
-    watermarks: Annotated[
-        bool,
-        typer.Option("--watermarks", help="Decode pixels to look for Stable Diffusion watermarks."),
-    ] = False,
+    include_prompts: IncludePromptsOption = False,
+    watermarks: WatermarksOption = False,
     detector: Annotated[
         Path | None,
         typer.Option(help="An ONNX classifier whose score is added as weak evidence."),

@@ -12,7 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from bastion.banks import Banks, Index
 from bastion.cli.app import app
-from bastion.cli.common import load_settings, open_store, stderr, user_errors
+from bastion.cli.common import (
+    IncludePromptsOption,
+    WatermarksOption,
+    load_settings,
+    open_store,
+    stderr,
+    user_errors,
+)
 from bastion.progress import RateColumn
 from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
 from bastion.scan.sources import SourceKind, SourceOptions, count_items
@@ -72,6 +79,11 @@ def scan_command(
     include_low_quality: Annotated[
         bool, typer.Option(help="Match PDQ hashes of nearly flat images too.")
     ] = False,
+    provenance: Annotated[
+        bool, typer.Option(help="Assess each item's provenance (C2PA, XMP, generator metadata).")
+    ] = True,
+    include_prompts: IncludePromptsOption = False,
+    watermarks: WatermarksOption = False,
 ) -> None:
     """Hash and match every item of the SOURCEs; write results, summary and removal list.
 
@@ -92,6 +104,9 @@ def scan_command(
             options,
             bank_versions(Banks(store), index),
             include_low_quality,
+            provenance,
+            watermarks,
+            include_prompts,
         )
     total = count_items(sources, options)
     progress = Progress(

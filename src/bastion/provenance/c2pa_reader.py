@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ def might_have_manifest(data: bytes) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _context(trust_anchors: Path | None) -> c2pa.Context:
+def _context(trust_anchors: Path | None, pid: int) -> c2pa.Context:
+    """One context per process: a context made before a fork is not valid in
+    the child (scan workers are forked), hence the process id in the key."""
     verify: dict[str, Any] = {"remote_manifest_fetch": False, "ocsp_fetch": False}
     settings: dict[str, Any] = {"verify": verify}
     if trust_anchors is not None:
@@ -43,7 +46,9 @@ def read_c2pa(data: bytes, mime: str | None, trust_anchors: Path | None = None) 
     if not might_have_manifest(data):
         return []
     try:
-        reader = c2pa.Reader(mime or "", io.BytesIO(data), context=_context(trust_anchors))
+        reader = c2pa.Reader(
+            mime or "", io.BytesIO(data), context=_context(trust_anchors, os.getpid())
+        )
         store = json.loads(reader.json())
     except c2pa.C2paError as exc:
         return _reader_error(exc)

@@ -29,6 +29,7 @@ from bastion import __version__
 from bastion.banks.index import Index
 from bastion.config import Settings
 from bastion.pipeline import scan_item
+from bastion.provenance import InspectOptions
 from bastion.scan.results import UnitParts, finish, prepare_parts, summarize
 from bastion.scan.sources import SourceOptions, Unit, iter_units, unit_items
 
@@ -52,6 +53,15 @@ class ScanPlan:
     options: SourceOptions
     banks: dict[str, Any] = field(default_factory=dict)
     include_low_quality: bool = False
+    #: Run the provenance readers; watermarks and prompts only on request.
+    provenance: bool = True
+    watermarks: bool = False
+    include_prompts: bool = False
+
+    def inspect_options(self) -> InspectOptions | None:
+        if not self.provenance:
+            return None
+        return InspectOptions(include_prompts=self.include_prompts, watermarks=self.watermarks)
 
     def to_json(self) -> dict[str, Any]:
         plan = asdict(self)
@@ -79,12 +89,17 @@ def scan_unit(number: int, unit: Unit, context: ScanContext, progress: Progress)
     if parts.finished():
         return 0
     plan = context.plan
+    provenance = plan.inspect_options()
     items = islice(unit_items(unit, plan.options, context.settings), parts.rows_committed(), None)
     batch: list[dict[str, Any]] = []
     written = unreported = 0
     for item in items:
         result = scan_item(
-            item, context.index, context.settings, include_low_quality=plan.include_low_quality
+            item,
+            context.index,
+            context.settings,
+            include_low_quality=plan.include_low_quality,
+            provenance=provenance,
         )
         batch.append(result.to_row())
         unreported += 1

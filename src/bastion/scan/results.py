@@ -49,6 +49,10 @@ SCHEMA = pa.schema(
         ("pdq_quality", pa.int16()),
         ("matched", pa.bool_()),
         ("matches", pa.list_(MATCH)),
+        # Assessment level, its summary, and the evidence as a JSON array.
+        ("provenance", pa.string()),
+        ("provenance_summary", pa.string()),
+        ("provenance_evidence", pa.string()),
         ("error_code", pa.string()),
         ("error", pa.string()),
     ]
@@ -137,12 +141,15 @@ def summarize(results: Path, removal_list: Path) -> dict[str, Any]:
     reasons: dict[str, Counter[str]] = {"error": Counter(), "skipped": Counter()}
     by_bank: Counter[str] = Counter()
     by_label: Counter[str] = Counter()
+    by_provenance: Counter[str] = Counter()
     matched = 0
-    columns = ["item_id", "status", "matched", "matches", "error_code"]
+    columns = ["item_id", "status", "matched", "matches", "error_code", "provenance"]
     temporary = removal_list.with_suffix(".tmp")
     with temporary.open("w") as removal:
         for row in iter_rows(results, columns):
             statuses[row["status"]] += 1
+            if row["provenance"]:
+                by_provenance[row["provenance"]] += 1
             if row["status"] in reasons:
                 reasons[row["status"]][row["error_code"] or "unknown"] += 1
             if row["matched"]:
@@ -162,4 +169,5 @@ def summarize(results: Path, removal_list: Path) -> dict[str, Any]:
         "skipped_by_reason": dict(reasons["skipped"].most_common()),
         "matches_by_bank": dict(by_bank.most_common()),
         "matches_by_label": dict(by_label.most_common()),
+        "provenance": dict(by_provenance.most_common()),
     }
