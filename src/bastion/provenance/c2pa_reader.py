@@ -31,14 +31,19 @@ def might_have_manifest(data: bytes) -> bool:
 
 
 @lru_cache(maxsize=8)
-def _context(trust_anchors: Path | None, pid: int) -> c2pa.Context:
+def _context(anchors_pem: str | None, pid: int) -> c2pa.Context:
     """One context per process: a context made before a fork is not valid in
     the child (scan workers are forked), hence the process id in the key."""
     verify: dict[str, Any] = {"remote_manifest_fetch": False, "ocsp_fetch": False}
     settings: dict[str, Any] = {"verify": verify}
-    if trust_anchors is not None:
-        settings["trust"] = {"trust_anchors": trust_anchors.read_text()}
+    if anchors_pem is not None:
+        settings["trust"] = {"trust_anchors": anchors_pem}
     return c2pa.ContextBuilder().with_settings(c2pa.Settings.from_dict(settings)).build()
+
+
+def _read_anchors(path: Path | None) -> str | None:
+    """The bundle's current text: keyed on content, an updated bundle takes effect."""
+    return path.read_text() if path is not None else None
 
 
 def read_c2pa(data: bytes, mime: str | None, trust_anchors: Path | None = None) -> list[Evidence]:
@@ -46,9 +51,8 @@ def read_c2pa(data: bytes, mime: str | None, trust_anchors: Path | None = None) 
     if not might_have_manifest(data):
         return []
     try:
-        reader = c2pa.Reader(
-            mime or "", io.BytesIO(data), context=_context(trust_anchors, os.getpid())
-        )
+        context = _context(_read_anchors(trust_anchors), os.getpid())
+        reader = c2pa.Reader(mime or "", io.BytesIO(data), context=context)
         store = json.loads(reader.json())
     except c2pa.C2paError as exc:
         return _reader_error(exc)
