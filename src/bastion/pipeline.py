@@ -18,7 +18,6 @@ from bastion.banks.match import Match, match_outcome, match_signals
 from bastion.config import Settings
 from bastion.fingerprint import Fingerprint, ItemError
 from bastion.hashing import hash_bytes, hash_file
-from bastion.media.sniff import sniff
 from bastion.provenance import Assessment, InspectOptions, inspect_bytes
 from bastion.provenance.models import model_signals
 from bastion.scan.items import ScanItem
@@ -107,7 +106,7 @@ def scan_item(
         fingerprint = replace(fingerprint, error=problem)
     assessment = None
     if provenance is not None:
-        assessment = _assess(data, settings, provenance)
+        assessment = _assess(data, fingerprint.media_type, settings, provenance)
     matches: tuple[Match, ...] = ()
     if index is not None:
         outcome = match_outcome(fingerprint, index, include_low_quality=include_low_quality)
@@ -142,8 +141,11 @@ def _in_memory(item: ScanItem, settings: Settings) -> bytes | None:
     return item.path.read_bytes()
 
 
-def _assess(data: bytes | None, settings: Settings, options: InspectOptions) -> Assessment:
+def _assess(
+    data: bytes | None, mime: str, settings: Settings, options: InspectOptions
+) -> Assessment:
+    """The item's assessment; ``mime`` as hashing sniffed it (not sniffed twice)."""
     if data is None:
         reason = "file too large to read whole: provenance not read"
         return Assessment(NOT_INSPECTED, reason)
-    return inspect_bytes(data, sniff(data[:4096]).mime, settings, options)
+    return inspect_bytes(data, mime, settings, options)

@@ -42,8 +42,17 @@ def _context(anchors_pem: str | None, pid: int) -> c2pa.Context:
 
 
 def _read_anchors(path: Path | None) -> str | None:
-    """The bundle's current text: keyed on content, an updated bundle takes effect."""
-    return path.read_text() if path is not None else None
+    """The bundle's current text; re-read only when the file changes on disk."""
+    if path is None:
+        return None
+    info = path.stat()
+    return _bundle_text(path, info.st_mtime_ns, info.st_size)
+
+
+@lru_cache(maxsize=8)
+def _bundle_text(path: Path, mtime_ns: int, size: int) -> str:
+    """Cached by path, modification time and size: one stat per read, not a file read."""
+    return path.read_text()
 
 
 def read_c2pa(data: bytes, mime: str | None, trust_anchors: Path | None = None) -> list[Evidence]:

@@ -49,10 +49,6 @@ class Carriers:
     def problem(self, reader: str, text: str) -> None:
         self.problems.setdefault(reader, []).append(text)
 
-    def text(self, keyword: str) -> TextChunk | None:
-        """The first text chunk called ``keyword`` (case-sensitive, as PNG keywords are)."""
-        return next((chunk for chunk in self.texts if chunk.keyword == keyword), None)
-
     @property
     def has_metadata(self) -> bool:
         return bool(self.texts or self.exif or self.xmp or self.problems)
