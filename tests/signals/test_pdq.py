@@ -12,8 +12,10 @@ from bastion.signals.pdq import (
     DIHEDRAL_NAMES,
     MIN_HASHABLE_DIM,
     hamming,
+    jarosz_window,
     luma_from_rgb,
     pdq_from_luma,
+    tent_band,
     tent_weights,
 )
 from tests.images import pdqhash_hex, photo_like
@@ -123,6 +125,17 @@ def test_tent_weights_rows_are_normalised_averages(length: int) -> None:
     assert weights.shape == (64, length)
     assert np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
     assert (weights >= 0).all()
+
+
+@given(st.integers(min_value=5, max_value=8000))
+def test_tent_band_is_narrow_and_holds_every_weight(length: int) -> None:
+    # The band must span about four box windows, never the whole image
+    # (float residue once made 720-pixel sides gather every row).
+    indices, band = tent_band(length)
+    assert indices.shape[1] <= 4 * jarosz_window(length) + 1
+    dense = np.zeros((64, length), np.float32)
+    np.put_along_axis(dense, indices, band, axis=1)
+    assert np.allclose(dense, tent_weights(length), atol=1e-12)
 
 
 def test_hamming() -> None:

@@ -89,6 +89,14 @@ def _box_bounds(length: int, window: int) -> tuple[npt.NDArray[np.int64], npt.ND
     return lo, hi
 
 
+def _sample_centres(length: int) -> npt.NDArray[np.int64]:
+    """The input positions the reference decimates to, one per output sample."""
+    centres: npt.NDArray[np.int64] = ((np.arange(SAMPLES) + 0.5) * length / SAMPLES).astype(
+        np.int64
+    )
+    return centres
+
+
 def tent_weights(length: int) -> FloatArray:
     """Weights (64 x length) of the two-pass box filter at the 64 sample points.
 
@@ -99,7 +107,7 @@ def tent_weights(length: int) -> FloatArray:
     window = jarosz_window(length)
     lo, hi = _box_bounds(length, window)
     counts = (hi - lo + 1).astype(np.float64)
-    samples = ((np.arange(SAMPLES) + 0.5) * length / SAMPLES).astype(np.int64)
+    samples = _sample_centres(length)
 
     # The second pass at sample s's centre averages first-pass outputs k in
     # [lo, hi] of that centre; each first-pass output k averages inputs
@@ -131,18 +139,24 @@ def luma_from_rgb(rgb: npt.NDArray[np.uint8]) -> FloatArray:
 def tent_band(length: int) -> tuple[IndexArray, FloatArray]:
     """``tent_weights(length)`` as a band: tap indices (64 x K) and their weights.
 
-    Every row's non-zero weights are contiguous, so one window of K taps per
-    sample point holds them all (shifted inwards at the far edge, where the
-    extra taps weigh zero).
+    Sample ``s`` averages first-pass outputs ``[lo[c], hi[c]]`` of its centre
+    ``c``, which average inputs from ``lo[lo[c]]`` to ``hi[hi[c]]``: that is
+    its support.  It is taken from the filter's bounds, not from where the
+    weights are non-zero, because the cumulative sums leave float residue
+    (~1e-17) outside the support; reading that as taps made some lengths
+    (720 rows, say) gather the whole image for every sample.  Windows are
+    shifted inwards at the far edge, where the extra taps weigh zero.
     """
     weights = tent_weights(length)
-    nonzero = weights != 0
-    first = nonzero.argmax(axis=1)
-    last = length - 1 - nonzero[:, ::-1].argmax(axis=1)
+    lo, hi = _box_bounds(length, jarosz_window(length))
+    centres = _sample_centres(length)
+    first, last = lo[lo[centres]], hi[hi[centres]]
     taps = int((last - first + 1).max())
     start = np.minimum(first, length - taps)
     indices = (start[:, None] + np.arange(taps)[None, :]).astype(np.intp)
-    return indices, np.take_along_axis(weights, indices, axis=1)
+    band = np.take_along_axis(weights, indices, axis=1)
+    band[(indices < first[:, None]) | (indices > last[:, None])] = 0.0
+    return indices, band
 
 
 def downsample64(luma: LumaArray) -> FloatArray:
