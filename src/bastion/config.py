@@ -31,8 +31,17 @@ class Settings:
     #: Images with more pixels than this are refused before decoding
     #: (decompression bombs). 250 MP admits every camera sold today.
     max_pixels: int = 250_000_000
-    #: Files larger than this are refused without being read.
+    #: Files larger than this are refused without being read (videos: below).
     max_file_bytes: int = 1 << 30
+    #: Videos are streamed frame by frame, so they may be far larger.
+    max_video_bytes: int = 64 << 30
+    #: Seconds of a video hashed; frames after this are not decoded.
+    max_video_seconds: int = 4 * 3600
+    #: Frames of one video hashed (at 1 fps, 4 hours is 14,400).
+    max_video_frames: int = 100_000
+    #: Wall-clock seconds spent decoding one video before it is given up on
+    #: (its frames so far are kept; the row says why it stopped).
+    video_time_budget: int = 900
     #: PDQ hashes below this quality are flagged as low quality; Meta's
     #: guidance is not to act on matches of hashes under 50.
     pdq_quality_threshold: int = 50

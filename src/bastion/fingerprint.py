@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bastion.signals.pdq import DIHEDRAL_NAMES
+from bastion.signals.vpdq import VideoHash
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Fingerprint:
     height: int | None = None
     #: The 8 dihedral PDQ variants (``DIHEDRAL_NAMES`` order) when asked for.
     pdq_dihedral: tuple[str, ...] = ()
+    #: Frame hashes of a video (vPDQ), when the item decoded as one.
+    video: VideoHash | None = None
     error: ItemError | None = None
 
     def get(self, signal_type: str) -> str | None:
@@ -88,6 +91,9 @@ class Fingerprint:
             out[signal_type] = self.get(signal_type)
         out["pdq_quality"] = self.pdq_quality
         out["low_quality"] = self.low_quality
+        if self.video is not None:
+            out["video"] = self.video.summary()
+            out["vpdq"] = [feature.to_list() for feature in self.video.features]
         if self.pdq_dihedral:
             out["pdq_dihedral"] = dict(zip(DIHEDRAL_NAMES, self.pdq_dihedral, strict=True))
         out["error_code"] = self.error.code if self.error else None

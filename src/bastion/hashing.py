@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -21,8 +21,11 @@ from bastion.media.errors import FileTooLarge, MediaError, NotAnImage
 from bastion.media.image import decode_for_pdq
 from bastion.media.reader import HashingReader
 from bastion.media.sniff import SNIFF_BYTES, MediaKind, sniff
+from bastion.media.video import VideoOptions
 from bastion.signals.crypto import CryptoHasher
 from bastion.signals.pdq import PdqHash, pdq_from_luma
+from bastion.signals.vpdq import VideoHash
+from bastion.video_hashing import hash_video
 
 #: Extensions that promise an image; content that is not one is an error.
 IMAGE_EXTENSIONS = frozenset(
@@ -43,7 +46,11 @@ class NotARegularFile(OSError):
 
 
 def hash_file(
-    path: str | os.PathLike[str], *, settings: Settings | None = None, dihedral: bool = False
+    path: str | os.PathLike[str],
+    *,
+    settings: Settings | None = None,
+    dihedral: bool = False,
+    video: VideoOptions | None = None,
 ) -> Fingerprint:
     """Fingerprint the file at ``path``.
 
@@ -56,7 +63,9 @@ def hash_file(
     if not stat.S_ISREG(info.st_mode):
         raise NotARegularFile(f"not a regular file: {path}")
     with open(path, "rb", buffering=0) as raw:
-        return hash_stream(raw, info.st_size, name=path.name, settings=settings, dihedral=dihedral)
+        return hash_stream(
+            raw, info.st_size, name=path.name, settings=settings, dihedral=dihedral, video=video
+        )
 
 
 def hash_bytes(
@@ -65,9 +74,12 @@ def hash_bytes(
     name: str | None = None,
     settings: Settings | None = None,
     dihedral: bool = False,
+    video: VideoOptions | None = None,
 ) -> Fingerprint:
     """Fingerprint an in-memory file; ``name`` (optional) is used like a path's."""
-    return hash_stream(io.BytesIO(data), len(data), name=name, settings=settings, dihedral=dihedral)
+    return hash_stream(
+        io.BytesIO(data), len(data), name=name, settings=settings, dihedral=dihedral, video=video
+    )
 
 
 def hash_stream(
@@ -77,26 +89,40 @@ def hash_stream(
     name: str | None = None,
     settings: Settings | None = None,
     dihedral: bool = False,
+    video: VideoOptions | None = None,
 ) -> Fingerprint:
     """Fingerprint a seekable binary stream of ``size`` bytes, reading it once.
 
     ``name`` is only used to flag content that contradicts an image extension
     (a text file called ``.jpg``); the type always comes from the bytes.
+    ``video`` says which frames of a video are hashed (default: one a second).
     """
     settings = settings or default_settings()
     hasher = CryptoHasher()
     reader = HashingReader(raw, hasher.update)
     buffered = io.BufferedReader(reader, _READ_BUFFER)
     media_type = sniff(buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES])
-    if size > settings.max_file_bytes:
+    is_video = media_type.kind is MediaKind.VIDEO
+    limit, variable = (
+        (settings.max_video_bytes, "BASTION_MAX_VIDEO_BYTES")
+        if is_video
+        else (settings.max_file_bytes, "BASTION_MAX_FILE_BYTES")
+    )
+    if size > limit:
         error: MediaError = FileTooLarge(
-            f"{size:,} bytes is over the limit of {settings.max_file_bytes:,} "
-            "(BASTION_MAX_FILE_BYTES); not read"
+            f"{size:,} bytes is over the limit of {limit:,} ({variable}); not read"
         )
         return Fingerprint(media_type.mime, size, error=ItemError(error.code, error.message))
 
     image = _ImageFields()
-    if media_type.kind is MediaKind.IMAGE:
+    video_hash: VideoHash | None = None
+    if is_video:
+        video_hash, problem = hash_video(buffered, settings, video or VideoOptions())
+        if video_hash is not None:
+            image = _ImageFields(width=video_hash.width, height=video_hash.height)
+        if problem is not None:
+            image = replace(image, error=ItemError(problem.code, problem.message))
+    elif media_type.kind is MediaKind.IMAGE:
         image = _hash_image(buffered, media_type.pillow_format, settings, dihedral)
     elif media_type.kind is MediaKind.EMPTY:
         image = _ImageFields(error=ItemError("empty", "the file is empty (0 bytes)"))
@@ -121,6 +147,7 @@ def hash_stream(
         width=image.width,
         height=image.height,
         pdq_dihedral=image.dihedral,
+        video=video_hash,
         error=image.error,
     )
 

@@ -1,17 +1,23 @@
-"""Benign synthetic images: the demo collection and test fixtures.
+"""Benign synthetic images and videos: the demo collection and test fixtures.
 
 Smooth colour fields with a few filled shapes - structured enough to hash
 with PDQ quality well above 50, deterministic per seed, and obviously not
-photographs of anything.
+photographs of anything.  Videos pan across such images, one per scene.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
+import av
 import numpy as np
+import numpy.typing as npt
+from av.video.stream import VideoStream
 from PIL import Image, ImageDraw
 
 
@@ -55,6 +61,67 @@ def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
     """``image`` saved in ``fmt``, as bytes."""
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def panning_frames(
+    width: int,
+    height: int,
+    frames: int,
+    *,
+    fps: float = 30,
+    scene_seconds: float = 4,
+    seed: int = 0,
+) -> Iterator[npt.NDArray[np.uint8]]:
+    """RGB frames of a slow pan across a synthetic image, a new image per scene."""
+    per_scene = max(1, round(scene_seconds * fps))
+    scene: npt.NDArray[np.uint8] | None = None
+    for index in range(frames):
+        step = index % per_scene
+        if step == 0 or scene is None:
+            wide = photo_like(width * 5 // 4, height * 5 // 4, seed=seed + index // per_scene)
+            scene = np.asarray(wide)
+        dx = step * (width // 4) // per_scene
+        dy = step * (height // 4) // per_scene
+        yield scene[dy : dy + height, dx : dx + width]
+
+
+def encode_video(
+    frames: Iterable[npt.NDArray[np.uint8]],
+    *,
+    fps: int = 30,
+    codec: str = "libx264",
+    container: str = "mp4",
+    rotation: int = 0,
+    times: Iterable[float] | None = None,
+) -> bytes:
+    """RGB frames encoded as a video file, in memory.
+
+    ``rotation`` stores a display matrix (players turn the frames that many
+    degrees counter-clockwise); ``times`` gives each frame's presentation
+    time in seconds, for variable frame rate video.
+    """
+    buffer = io.BytesIO()
+    moments = iter(times) if times is not None else None
+    with av.open(buffer, "w", format=container) as output:
+        stream = cast(VideoStream, output.add_stream(codec, rate=fps))
+        first = True
+        for rgb in frames:
+            if first:
+                stream.height, stream.width = rgb.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                if codec == "libx264":
+                    stream.options = {"preset": "ultrafast"}
+                if rotation:
+                    stream.set_display_rotation(rotation)
+                first = False
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            if moments is not None:
+                stream.codec_context.time_base = Fraction(1, 1000)
+                frame.time_base = Fraction(1, 1000)
+                frame.pts = round(next(moments) * 1000)
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
     return buffer.getvalue()
 
 

@@ -128,6 +128,8 @@ def sniff(head: bytes) -> MediaType:
         return MediaType("application/x-empty", MediaKind.EMPTY)
     for magic, offset, mime, kind in _SIGNATURES:
         if head[offset : offset + len(magic)] == magic:
+            if mime == "video/x-matroska" and b"\x42\x82\x84webm" in head[:64]:
+                return MediaType("video/webm", kind)  # EBML DocType "webm"
             return MediaType(mime, kind)
     found = _riff(head) or _iso_bmff(head)
     if found is not None:

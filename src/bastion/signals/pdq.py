@@ -225,18 +225,24 @@ def dihedral_dcts(coefficients: FloatArray) -> tuple[FloatArray, ...]:
     )
 
 
-def pdq_from_luma(luma: LumaArray, *, dihedral: bool = False) -> list[PdqHash]:
+def pdq_from_luma(
+    luma: LumaArray, *, dihedral: bool = False, luma_gain: float = 1.0
+) -> list[PdqHash]:
     """PDQ hash(es) of a luma image (8-bit or float32).
 
     Returns one hash, or the eight dihedral variants (original first, in
     ``DIHEDRAL_NAMES`` order) when ``dihedral`` is true.  All share one quality.
+    ``luma_gain`` scales the luma before the quality is measured: a video's
+    limited-range Y plane (16-235) is the reference's RGB luma times
+    219/255 plus an offset, and only the quality, a sum of gradients, sees
+    the difference (the hash is the same for any gain and offset).
     """
     rows, cols = luma.shape
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         zero = PdqHash("0" * 64, 0)
         return [zero] * (8 if dihedral else 1)
     buffer64 = downsample64(luma)
-    quality = quality_of(buffer64)
+    quality = quality_of(buffer64 * np.float32(luma_gain) if luma_gain != 1.0 else buffer64)
     coefficients = dct16(buffer64)
     variants = dihedral_dcts(coefficients) if dihedral else (coefficients,)
     return [PdqHash(hex_from_dct(c), quality) for c in variants]
