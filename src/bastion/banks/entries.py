@@ -14,8 +14,10 @@ from sqlalchemy import select, update
 from bastion.banks.bank import bank_row, load_label_sets
 from bastion.banks.importer import ImportReport, import_records
 from bastion.banks.labels import normalize_labels
+from bastion.banks.stored import read_value, stored_value
 from bastion.fingerprint import Signal
 from bastion.formats.records import ExportEntry, Record
+from bastion.signals.types import normalize_signal
 from bastion.store import Store
 from bastion.store.models import Entry
 
@@ -37,7 +39,7 @@ def add_signals(
     hashes of one file, so exports write them as one list item.
     """
     canonical = normalize_labels(labels)
-    signals = list(signals)
+    signals = [normalize_signal(s.type, s.value) for s in signals]
     ids = list(external_ids) if external_ids is not None else [None] * len(signals)
     records = [
         Record(f"{signal.type}:{signal.value}", signal, canonical, external_id)
@@ -59,7 +61,7 @@ def withdraw_signals(store: Store, bank: str, signals: Iterable[Signal]) -> int:
                 .where(
                     Entry.bank_id == bank_id,
                     Entry.signal_type == signal.type,
-                    Entry.value == signal.value,
+                    Entry.value == stored_value(normalize_signal(signal.type, signal.value)),
                     Entry.withdrawn_at.is_(None),
                 )
                 .values(withdrawn_at=now, seq=seq)
@@ -83,6 +85,7 @@ def export_entries(
         select(
             Entry.signal_type,
             Entry.value,
+            Entry.payload,
             Entry.label_set_id,
             Entry.external_id,
             Entry.withdrawn_at.is_not(None),
@@ -94,9 +97,11 @@ def export_entries(
         statement = statement.where(Entry.withdrawn_at.is_(None))
     with store.engine.connect() as connection:
         rows = connection.execution_options(stream_results=True, yield_per=_EXPORT_BATCH)
-        for signal_type, value, label_set_id, external_id, withdrawn in rows.execute(statement):
+        for signal_type, value, payload, label_set_id, external_id, withdrawn in rows.execute(
+            statement
+        ):
             yield ExportEntry(
-                Signal(signal_type, value),
+                Signal(signal_type, read_value(value, payload)),
                 label_sets.get(label_set_id, ()),
                 external_id,
                 bool(withdrawn),

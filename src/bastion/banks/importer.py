@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bastion.banks.bank import bank_row
 from bastion.banks.labels import format_labels
+from bastion.banks.stored import stored_form, stored_value
 from bastion.formats.records import DocumentVersion, ReadItem, Record, Reject
 from bastion.store import Store
 from bastion.store.models import Entry, ImportRecord, LabelSet, table
@@ -142,7 +143,7 @@ class _Merger:
         latest: dict[tuple[str, str], Record] = {}
         for record in records:
             assert record.signal is not None
-            key = (record.signal.type, record.signal.value)
+            key = (record.signal.type, stored_value(record.signal))
             earlier = latest.get(key)
             if earlier is None:
                 latest[key] = record
@@ -169,6 +170,7 @@ class _Merger:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for key, record in latest.items():
+            assert record.signal is not None
             label_set_id = self.label_sets.id_for(record.labels)
             row = existing.get(key)
             if row is None:
@@ -177,6 +179,7 @@ class _Merger:
                         "bank_id": self.bank_id,
                         "signal_type": key[0],
                         "value": key[1],
+                        "payload": stored_form(record.signal)[1],
                         "external_id": record.external_id,
                         "label_set_id": label_set_id,
                         "added_at": self.now,

@@ -25,6 +25,7 @@ from sqlalchemy import Executable, func, select
 
 from bastion.banks.bank import Bank, BankKind, BankNotFound, load_label_sets
 from bastion.banks.segment import EntryRow, Hit, Segment, exact_key
+from bastion.banks.stored import read_value
 from bastion.config import Settings
 from bastion.fingerprint import Signal
 from bastion.signals.types import SignalKind, signal_type
@@ -32,14 +33,26 @@ from bastion.store import Store
 from bastion.store.models import Bank as BankRow
 from bastion.store.models import Entry
 
-SNAPSHOT_FORMAT = 1
+#: 2: rows carry a time (video frames).
+SNAPSHOT_FORMAT = 2
 #: The delta is folded into a new snapshot once it exceeds both of these.
 DELTA_MIN_ROWS = 50_000
 DELTA_FRACTION = 0.05
 _FETCH = 50_000
 
 
-_COLUMNS = (Entry.id, Entry.bank_id, Entry.signal_type, Entry.value, Entry.label_set_id)
+_COLUMNS = (
+    Entry.id,
+    Entry.bank_id,
+    Entry.signal_type,
+    Entry.value,
+    Entry.payload,
+    Entry.label_set_id,
+)
+
+
+def _entry_row(row: Sequence[Any]) -> EntryRow:
+    return EntryRow(row[0], row[1], row[2], read_value(row[3], row[4]), row[5])
 
 
 def _stream(store: Store, statement: Executable) -> Iterator[Sequence[Any]]:
@@ -52,14 +65,14 @@ def _active_rows(store: Store, upto: int) -> Iterator[EntryRow]:
     """Every active entry as of change ``upto``, streamed."""
     statement = select(*_COLUMNS).where(Entry.withdrawn_at.is_(None), Entry.seq <= upto)
     for row in _stream(store, statement):
-        yield EntryRow(row[0], row[1], row[2], row[3], row[4])
+        yield _entry_row(row)
 
 
 def _changes(store: Store, after: int) -> Iterator[tuple[EntryRow, bool]]:
     """Entries changed after ``after``, each with whether it is now withdrawn."""
     statement = select(*_COLUMNS, Entry.withdrawn_at.is_not(None)).where(Entry.seq > after)
     for row in _stream(store, statement):
-        yield EntryRow(row[0], row[1], row[2], row[3], row[4]), bool(row[5])
+        yield _entry_row(row), bool(row[6])
 
 
 class Index:
@@ -169,6 +182,12 @@ class Index:
                 values, numbers = np.unique(bank_ids, return_counts=True)
                 counts.update(dict(zip(values.tolist(), numbers.tolist(), strict=True)))
         return {bank_id: counts[bank_id] for bank_id in self.banks}
+
+    def video_frames(self, entry_id: int) -> int:
+        """Indexed frames of a banked video, wherever its live row is."""
+        if len(self.changed) and np.isin(entry_id, self.changed):
+            return self.delta.video_frames(entry_id)
+        return self.base.video_frames(entry_id) or self.delta.video_frames(entry_id)
 
     @property
     def max_pdq_threshold(self) -> int:

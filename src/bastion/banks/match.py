@@ -9,12 +9,17 @@ Rules, in order:
 3. An allowlist hit suppresses blocklist matches: on a digest it means the
    file is a known false positive, so every match of the item goes; on PDQ
    it suppresses the PDQ matches.
+4. A video matches a banked video by Meta's vPDQ rule (see
+   :mod:`bastion.signals.vpdq`), with every frame looked up once in the one
+   PDQ index; a frame that matches a banked *image* is reported too, with
+   the times it appears.  An image that matches a frame of a banked video
+   is reported with that frame's time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from bastion.banks.bank import BankKind
@@ -22,6 +27,17 @@ from bastion.banks.index import Index
 from bastion.banks.segment import Hit
 from bastion.fingerprint import Fingerprint, Signal
 from bastion.signals.types import SignalKind, normalize_signal, signal_type
+from bastion.signals.vpdq import (
+    COMPARED_MATCH_PERCENT,
+    QUERY_MATCH_PERCENT,
+    VideoSimilarity,
+    VpdqFeature,
+    matchable,
+    parse_vpdq,
+    time_ranges,
+)
+
+TimeRanges = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +47,39 @@ class Match:
     signal_type: str
     distance: int
     labels: tuple[str, ...] = ()
+    #: Video matches: share of the query's frames found in the entry, and
+    #: of the entry's frames found in the query (percent).
+    query_percent: float | None = None
+    entry_percent: float | None = None
+    #: Where in the query video the matching frames are (seconds).
+    query_ranges: TimeRanges = ()
+    #: Where in the banked video they are.
+    entry_ranges: TimeRanges = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "bank": self.bank,
             "entry_id": self.entry_id,
             "signal_type": self.signal_type,
             "distance": self.distance,
             "labels": list(self.labels),
         }
+        if self.query_percent is not None:
+            out["query_percent"] = round(self.query_percent, 1)
+            out["entry_percent"] = round(self.entry_percent or 0.0, 1)
+        if self.query_ranges:
+            out["query_ranges"] = [list(r) for r in self.query_ranges]
+        if self.entry_ranges:
+            out["entry_ranges"] = [list(r) for r in self.entry_ranges]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class VideoRule:
+    """When a video matches a banked video (Meta's defaults)."""
+
+    query_percent: float = QUERY_MATCH_PERCENT
+    compared_percent: float = COMPARED_MATCH_PERCENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +100,57 @@ def match(
 
 
 def match_outcome(
-    fingerprint: Fingerprint, index: Index, *, include_low_quality: bool = False
+    fingerprint: Fingerprint,
+    index: Index,
+    *,
+    include_low_quality: bool = False,
+    video_rule: VideoRule | None = None,
 ) -> MatchOutcome:
     # Rotated and flipped variants, when computed, find rotated copies too.
     variants = [Signal("pdq", variant) for variant in fingerprint.pdq_dihedral[1:]]
     signals = [*fingerprint.signals, *variants]
     if fingerprint.low_quality and not include_low_quality:
         signals = [s for s in signals if signal_type(s.type).kind is not SignalKind.PDQ]
-    return match_signals(signals, index)
+    video = fingerprint.video
+    frames = video.features if video is not None else ()
+    gap = _frame_gap(video.interval, video.fps) if video is not None else DEFAULT_GAP
+    return _outcome(index, signals, frames, video_rule or VideoRule(), gap)
 
 
-def match_signals(signals: Iterable[Signal], index: Index) -> MatchOutcome:
+def match_signals(
+    signals: Iterable[Signal], index: Index, *, video_rule: VideoRule | None = None
+) -> MatchOutcome:
     """Matches of any signals (of one item) across all banks.
 
-    Values are normalized first, so an upper-case MD5 from another tool matches.
+    Values are normalized first, so an upper-case MD5 from another tool
+    matches.  A ``vpdq`` signal is matched as a video.
     """
-    signals = [normalize_signal(s.type, s.value) for s in signals]
+    plain: list[Signal] = []
+    frames: list[VpdqFeature] = []
+    for signal in (normalize_signal(s.type, s.value) for s in signals):
+        if signal_type(signal.type).kind is SignalKind.VPDQ:
+            frames.extend(parse_vpdq(signal.value))
+        else:
+            plain.append(signal)
+    return _outcome(index, plain, frames, video_rule or VideoRule(), DEFAULT_GAP)
+
+
+#: Frames further apart than this (seconds) start a new matched range.
+DEFAULT_GAP = 1.5
+
+
+def _frame_gap(interval: float, fps: float | None) -> float:
+    step = interval or (1 / fps if fps else 1.0)
+    return max(step * 1.5, 0.05)
+
+
+def _outcome(
+    index: Index,
+    signals: list[Signal],
+    frames: Sequence[VpdqFeature],
+    rule: VideoRule,
+    gap: float,
+) -> MatchOutcome:
     pdq = [s.value for s in signals if signal_type(s.type).kind is SignalKind.PDQ]
     hits: list[Hit] = []
     if pdq:
@@ -84,31 +159,116 @@ def match_signals(signals: Iterable[Signal], index: Index) -> MatchOutcome:
     for signal in signals:
         if signal_type(signal.type).kind is not SignalKind.PDQ:
             hits.extend(index.lookup(signal))
+    candidates = [pair for hit in hits if (pair := _plain_match(index, hit)) is not None]
+    if frames:
+        candidates += _video_matches(index, frames, rule, gap)
+    return _decide(candidates)
+
+
+def _plain_match(index: Index, hit: Hit) -> tuple[Match, BankKind] | None:
+    bank = index.banks[hit.bank_id]
+    if hit.distance > bank.pdq_threshold:  # exact hits are at distance 0
+        return None
+    labels = index.label_sets.get(hit.label_set_id, ())
+    # An image matching one frame of a banked video: which moment of it.
+    moment = ((hit.time, hit.time),) if hit.time is not None else ()
+    found = Match(
+        bank.name, hit.entry_id, hit.signal_type, hit.distance, labels, entry_ranges=moment
+    )
+    return found, bank.kind
+
+
+@dataclass(slots=True)
+class _VideoHits:
+    """What the query's frames found of one entry."""
+
+    distance: int = 256
+    query_times: set[float] = field(default_factory=set)
+    entry_times: set[float] = field(default_factory=set)
+
+
+def _video_matches(
+    index: Index, frames: Sequence[VpdqFeature], rule: VideoRule, gap: float
+) -> list[tuple[Match, BankKind]]:
+    """Banked videos that match by Meta's rule, and banked images seen in a frame."""
+    query = matchable(frames)
+    if not query:
+        return []
+    found: dict[int, _VideoHits] = {}
+    first_hit: dict[int, Hit] = {}
+    for frame, frame_hits in zip(query, index.lookup_pdq([f.hex for f in query]), strict=True):
+        for hit in frame_hits:
+            if hit.distance > index.banks[hit.bank_id].pdq_threshold:
+                continue
+            seen = found.setdefault(hit.entry_id, _VideoHits())
+            first_hit.setdefault(hit.entry_id, hit)
+            seen.distance = min(seen.distance, hit.distance)
+            seen.query_times.add(frame.timestamp)
+            if hit.time is not None:
+                seen.entry_times.add(hit.time)
+    out: list[tuple[Match, BankKind]] = []
+    for entry_id, seen in found.items():
+        hit = first_hit[entry_id]
+        bank = index.banks[hit.bank_id]
+        labels = index.label_sets.get(hit.label_set_id, ())
+        ranges = time_ranges(seen.query_times, gap)
+        if hit.signal_type == "pdq":  # a banked image inside the video
+            match = Match(bank.name, entry_id, "pdq", seen.distance, labels, query_ranges=ranges)
+            out.append((match, bank.kind))
+            continue
+        total = index.video_frames(entry_id)
+        similarity = VideoSimilarity(
+            100.0 * len(seen.query_times) / len(query),
+            100.0 * len(seen.entry_times) / total if total else 0.0,
+        )
+        if similarity.matches(rule.query_percent, rule.compared_percent):
+            match = Match(
+                bank.name,
+                entry_id,
+                "vpdq",
+                seen.distance,
+                labels,
+                query_percent=similarity.query_percent,
+                entry_percent=similarity.compared_percent,
+                query_ranges=ranges,
+                entry_ranges=time_ranges(seen.entry_times, max(gap, DEFAULT_GAP)),
+            )
+            out.append((match, bank.kind))
+    return out
+
+
+def _decide(candidates: Iterable[tuple[Match, BankKind]]) -> MatchOutcome:
+    """The best match per entry, with allowlist entries applied."""
     best: dict[int, tuple[Match, BankKind]] = {}
     allowed_kinds: set[SignalKind] = set()
-    for hit in hits:
-        bank = index.banks[hit.bank_id]
-        if hit.signal_type == "pdq" and hit.distance > bank.pdq_threshold:
-            continue
-        labels = index.label_sets.get(hit.label_set_id, ())
-        found = Match(bank.name, hit.entry_id, hit.signal_type, hit.distance, labels)
-        if bank.kind is BankKind.ALLOWLIST:
-            allowed_kinds.add(signal_type(hit.signal_type).kind)
-        previous = best.get(hit.entry_id)
+    for found, kind in candidates:
+        if kind is BankKind.ALLOWLIST:
+            allowed_kinds.add(_kind(found))
+        previous = best.get(found.entry_id)
         if previous is None or found.distance < previous[0].distance:
-            best[hit.entry_id] = (found, bank.kind)
-    file_allowed = bool(allowed_kinds - {SignalKind.PDQ})
+            best[found.entry_id] = (found, kind)
+    # A digest on an allowlist clears the whole file; a perceptual one (an
+    # image's PDQ, a video's frames) clears the perceptual matches only.
+    file_allowed = bool(allowed_kinds - _PERCEPTUAL)
+    looks_allowed = bool(allowed_kinds & _PERCEPTUAL)
     allowlisted: list[Match] = []
     kept: list[Match] = []
     suppressed: list[Match] = []
     for found, kind in sorted(best.values(), key=lambda pair: _order(pair[0])):
         if kind is BankKind.ALLOWLIST:
             allowlisted.append(found)
-        elif file_allowed or signal_type(found.signal_type).kind in allowed_kinds:
+        elif file_allowed or (looks_allowed and _kind(found) in _PERCEPTUAL):
             suppressed.append(found)
         else:
             kept.append(found)
     return MatchOutcome(tuple(kept), tuple(suppressed), tuple(allowlisted))
+
+
+_PERCEPTUAL = frozenset({SignalKind.PDQ, SignalKind.VPDQ})
+
+
+def _kind(found: Match) -> SignalKind:
+    return signal_type(found.signal_type).kind
 
 
 def _order(found: Match) -> tuple[int, str, int]:

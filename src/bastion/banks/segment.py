@@ -1,6 +1,7 @@
 """A segment: every active entry of the store at one moment, ready to search.
 
-PDQ entries go into a multi-index (:mod:`pdq_mih`); digests and opaque
+PDQ entries, and each frame of a vPDQ entry, go into a multi-index
+(:mod:`pdq_mih`); digests and opaque
 values into a sorted table of 128-bit keys for binary search.  Next to each
 lives the row's entry id, bank id and label-set id, so a hit needs no
 database round trip.  Segments are built from a stream of rows in bounded
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from numpy.typing import NDArray
 from bastion.banks.pdq_mih import PdqMultiIndex, codes_from_bytes, codes_from_hex, load_mapped
 from bastion.fingerprint import Signal
 from bastion.signals.types import SIGNAL_TYPES, SignalKind, signal_type
+from bastion.signals.vpdq import matchable, parse_vpdq
 
 #: Signal type names by the small code stored per row.
 TYPE_NAMES = tuple(SIGNAL_TYPES)
@@ -43,6 +46,8 @@ class Hit(NamedTuple):
     label_set_id: int
     signal_type: str
     distance: int
+    #: For a frame of a banked video: its time in that video, in seconds.
+    time: float | None = None
 
 
 def _exact_keys(row: EntryRow) -> list[tuple[int, int]]:
@@ -69,8 +74,10 @@ class RowTable:
     bank_ids: NDArray[np.int32]
     label_sets: NDArray[np.int32]
     types: NDArray[np.uint8]
+    #: Time of a video frame row in its video; NaN for every other row.
+    times: NDArray[np.float32]
 
-    NAMES = ("entry_ids", "bank_ids", "label_sets", "types")
+    NAMES = ("entry_ids", "bank_ids", "label_sets", "types", "times")
 
     def hits(self, rows: NDArray[np.intp], distances: Iterable[int]) -> list[Hit]:
         return [
@@ -80,9 +87,16 @@ class RowTable:
                 int(self.label_sets[row]),
                 TYPE_NAMES[self.types[row]],
                 int(distance),
+                None if np.isnan(time := float(self.times[row])) else round(time, 3),
             )
             for row, distance in zip(rows.tolist(), distances, strict=True)
         ]
+
+    def frame_counts(self) -> dict[int, int]:
+        """Indexed frames of each banked video, by entry id."""
+        frames = self.types == _TYPE_CODES["vpdq"]
+        ids, counts = np.unique(self.entry_ids[frames], return_counts=True)
+        return dict(zip(ids.tolist(), counts.tolist(), strict=True))
 
     def take(self, order: NDArray[np.intp]) -> RowTable:
         return RowTable(*(getattr(self, name)[order] for name in self.NAMES))
@@ -102,12 +116,14 @@ class _RowsBuilder:
         self.bank_ids = array("i")
         self.label_sets = array("i")
         self.types = array("B")
+        self.times = array("f")
 
-    def append(self, row: EntryRow) -> None:
+    def append(self, row: EntryRow, time: float = math.nan) -> None:
         self.entry_ids.append(row.entry_id)
         self.bank_ids.append(row.bank_id)
         self.label_sets.append(row.label_set_id)
         self.types.append(_TYPE_CODES[row.signal_type])
+        self.times.append(time)
 
     def table(self) -> RowTable:
         return RowTable(
@@ -115,6 +131,7 @@ class _RowsBuilder:
             np.frombuffer(self.bank_ids, dtype=np.int32),
             np.frombuffer(self.label_sets, dtype=np.int32),
             np.frombuffer(self.types, dtype=np.uint8),
+            np.frombuffer(self.times, dtype=np.float32),
         )
 
 
@@ -133,6 +150,13 @@ class Segment:
         #: (N, 2) sorted lexicographically: high and low 64 bits of each key.
         self.exact_keys = exact_keys
         self.exact_rows = exact_rows
+        self._frame_counts: dict[int, int] | None = None
+
+    def video_frames(self, entry_id: int) -> int:
+        """Indexed frames of a banked video (0 when it is not in this segment)."""
+        if self._frame_counts is None:
+            self._frame_counts = self.pdq_rows.frame_counts()
+        return self._frame_counts.get(entry_id, 0)
 
     def __len__(self) -> int:
         return self.pdq.size + len(self.exact_keys)
@@ -144,9 +168,16 @@ class Segment:
         keys = array("Q")
         exact_rows = _RowsBuilder()
         for row in rows:
-            if SIGNAL_TYPES[row.signal_type].kind is SignalKind.PDQ:
+            kind = SIGNAL_TYPES[row.signal_type].kind
+            if kind is SignalKind.PDQ:
                 pdq_bytes += bytes.fromhex(row.value)
                 pdq_rows.append(row)
+            elif kind is SignalKind.VPDQ:
+                # Every matchable frame of a banked video is a row of the one
+                # PDQ index, so a query frame costs one lookup for all videos.
+                for frame in matchable(parse_vpdq(row.value)):
+                    pdq_bytes += bytes.fromhex(frame.hex)
+                    pdq_rows.append(row, frame.timestamp)
             else:
                 for key in _exact_keys(row):
                     keys.extend(key)

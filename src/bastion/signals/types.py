@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bastion.fingerprint import Signal
+from bastion.signals.vpdq import InvalidVpdq, parse_vpdq, to_signal_value
 
 
 class SignalKind(StrEnum):
@@ -21,6 +22,8 @@ class SignalKind(StrEnum):
     PDQ = "pdq"
     #: A value Bastion cannot compute or compare, only look up (PhotoDNA).
     OPAQUE = "opaque"
+    #: A video's frame hashes (vPDQ): matches by the share of frames in common.
+    VPDQ = "vpdq"
 
 
 class InvalidSignal(ValueError):
@@ -45,6 +48,7 @@ _TYPES = (
     SignalType("sha256", SignalKind.DIGEST, 64, "sha256", "SHA-256 of the file"),
     SignalType("video_md5", SignalKind.DIGEST, 32, "md5", "MD5 of a video file"),
     SignalType("pdq", SignalKind.PDQ, 64, "pdq", "Meta's PDQ perceptual hash"),
+    SignalType("vpdq", SignalKind.VPDQ, None, "vpdq", "Meta's vPDQ: PDQ hashes of video frames"),
     SignalType("photodna", SignalKind.OPAQUE, None, "photodna", "PhotoDNA, exact value only"),
     # A model file's SHA-256 is the SHA-256 of the file, so it shares that family.
     SignalType("model_sha256", SignalKind.DIGEST, 64, "sha256", "SHA-256 of a model file"),
@@ -61,6 +65,7 @@ SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in _TYPES}
 #: Other spellings found in hash lists and exchanges.
 ALIASES = {
     "autov2": "model_autov2",
+    "video_vpdq": "vpdq",
     "pdna": "photodna",
     "photo_dna": "photodna",
     "sha-1": "sha1",
@@ -87,6 +92,11 @@ def normalize_signal(type_name: str, value: str) -> Signal:
     """A validated ``Signal`` with its value in canonical spelling."""
     kind = signal_type(type_name)
     text = value.strip()
+    if kind.kind is SignalKind.VPDQ:
+        try:
+            return Signal(kind.name, to_signal_value(parse_vpdq(text)))
+        except InvalidVpdq as exc:
+            raise InvalidSignal(f"vpdq value: {exc}") from None
     if kind.hex_length is None:
         if not _OPAQUE.fullmatch(text):
             raise InvalidSignal(

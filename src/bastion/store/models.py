@@ -115,7 +115,11 @@ class Entry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
     signal_type: Mapped[str] = mapped_column(String(16))
+    #: The signal's value, or for values too long for a unique index (a
+    #: video's vPDQ runs to hundreds of kilobytes) a digest of it ...
     value: Mapped[str] = mapped_column(Text)
+    #: ... and then the value itself here (see ``bastion.banks.stored``).
+    payload: Mapped[str | None] = mapped_column(Text)
     #: The list's own id for the item (NCMEC entry id, Project VIC MediaID),
     #: which its tombstones refer to.
     external_id: Mapped[str | None] = mapped_column(Text)

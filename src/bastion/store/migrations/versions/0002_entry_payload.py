@@ -1,0 +1,25 @@
+"""Entries whose value is too long to index (a video's vPDQ) keep it in ``payload``.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("entries") as batch:
+        batch.add_column(sa.Column("payload", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("entries") as batch:
+        batch.drop_column("payload")
