@@ -20,6 +20,7 @@ from bastion.banks.match import Match
 from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.formats.te import format_signals
 from bastion.signals.pdq import DIHEDRAL_NAMES
+from bastion.signals.vpdq import to_meta_text
 
 
 class OutputFormat(StrEnum):
@@ -27,6 +28,8 @@ class OutputFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
     TE = "te"
+    #: Meta's vPDQ text (``frame,quality,pdq_hex,timestamp``) of each video.
+    VPDQ = "vpdq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ _CSV_COLUMNS = [
     "pdq",
     "pdq_quality",
     "low_quality",
+    "video_frames",
+    "video_duration",
     "error_code",
     "error",
 ]
@@ -83,10 +88,19 @@ class RowWriter:
     """Writes rows in one format to a text stream as they arrive."""
 
     def __init__(
-        self, fmt: OutputFormat, out: TextIO, *, dihedral: bool = False, matches: bool = False
+        self,
+        fmt: OutputFormat,
+        out: TextIO,
+        *,
+        dihedral: bool = False,
+        matches: bool = False,
+        several: bool = False,
     ) -> None:
         self.fmt = fmt
         self.out = out
+        #: Whether more than one input may be written (vpdq marks each video).
+        self.several = several
+        self._videos_written = 0
         self.dihedral = dihedral
         self.matches = matches
         self._table_rows: list[HashRow] = []
@@ -108,9 +122,15 @@ class RowWriter:
             record = row.to_dict()
             for name, value in (record.pop("pdq_dihedral", None) or {}).items():
                 record[f"pdq_{name}"] = value
+            video = row.fingerprint.video if row.fingerprint else None
+            if video is not None:
+                record["video_frames"] = len(video.features)
+                record["video_duration"] = video.duration
             if row.matches is not None:
                 record["matches"] = " | ".join(_match_text(m) for m in row.matches)
             self._csv.writerow(record)
+        elif self.fmt is OutputFormat.VPDQ:
+            self._write_vpdq(row)
         elif row.matches is not None:
             matched = {m.signal_type for m in row.matches}
             signals = row.fingerprint.signals if row.fingerprint else ()
@@ -118,8 +138,22 @@ class RowWriter:
                 self.out.write(line + "\n")
         elif row.fingerprint is not None:
             variants = [Signal("pdq", v) for v in row.fingerprint.pdq_dihedral[1:]]
-            for line in format_signals([*row.fingerprint.signals, *variants]):
+            video = row.fingerprint.video
+            vpdq = [Signal("vpdq", video.signal_value)] if video and video.features else []
+            for line in format_signals([*row.fingerprint.signals, *variants, *vpdq]):
                 self.out.write(line + "\n")
+
+    def _write_vpdq(self, row: HashRow) -> None:
+        """One video's frames in Meta's format; several videos each under a ``#`` line."""
+        video = row.fingerprint.video if row.fingerprint else None
+        if video is None:
+            return
+        if self._videos_written:
+            self.out.write("\n")
+        if self._videos_written or self.several:
+            self.out.write(f"# {row.path}\n")
+        self.out.write(to_meta_text(video.features))
+        self._videos_written += 1
 
     def close(self) -> None:
         if self.fmt is OutputFormat.TABLE:
@@ -127,9 +161,31 @@ class RowWriter:
         self.out.flush()
 
 
+def _video_text(fp: Fingerprint) -> str:
+    video = fp.video
+    assert video is not None
+    every = f"every {video.interval:g} s" if video.interval else "every frame"
+    duration = f" of {video.duration:.1f} s" if video.duration else ""
+    line = f"vpdq   {len(video.features)} frames{duration} ({every}, {video.codec})"
+    return line + (f" [yellow]{video.stopped}[/yellow]" if video.stopped else "")
+
+
 def _match_text(found: Match) -> str:
     labels = ",".join(found.labels) or "-"
-    return f"{found.bank}/{found.entry_id} {found.signal_type} d={found.distance} [{labels}]"
+    text = f"{found.bank}/{found.entry_id} {found.signal_type} d={found.distance} [{labels}]"
+    if found.query_percent is not None:
+        text += f" {found.query_percent:.0f}% of frames, {found.entry_percent or 0:.0f}% of entry"
+    if found.query_ranges:
+        text += " at " + _ranges_text(found.query_ranges)
+    if found.entry_ranges:
+        text += " (entry " + _ranges_text(found.entry_ranges) + ")"
+    return text
+
+
+def _ranges_text(ranges: tuple[tuple[float, float], ...]) -> str:
+    shown = [f"{a:g}s" if a == b else f"{a:g}-{b:g}s" for a, b in ranges[:5]]
+    more = f" +{len(ranges) - 5} more" if len(ranges) > 5 else ""
+    return ", ".join(shown) + more
 
 
 def _table(rows: Iterable[HashRow], dihedral: bool, matches: bool) -> Table:
@@ -144,6 +200,8 @@ def _table(rows: Iterable[HashRow], dihedral: bool, matches: bool) -> Table:
         fp = row.fingerprint
         problem = row.problem
         lines = [f"{s.type:<6} {s.value}" for s in fp.signals] if fp else []
+        if fp and fp.video is not None:
+            lines.append(_video_text(fp))
         if fp and dihedral:
             lines += [
                 f"{n:<10} {v}" for n, v in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True)

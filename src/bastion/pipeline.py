@@ -18,6 +18,7 @@ from bastion.banks.match import Match, match_outcome, match_signals
 from bastion.config import Settings
 from bastion.fingerprint import Fingerprint, ItemError
 from bastion.hashing import hash_bytes, hash_file
+from bastion.media.video import VideoOptions
 from bastion.provenance import Assessment, InspectOptions, inspect_bytes
 from bastion.provenance.models import model_signals
 from bastion.scan.items import ScanItem
@@ -49,6 +50,7 @@ class ScanResult:
     def to_row(self) -> dict[str, Any]:
         """The flat row written to results.parquet / results.jsonl."""
         fp = self.fingerprint
+        video = fp.video if fp else None
         return {
             "item_id": self.item_id,
             "source": self.source,
@@ -62,6 +64,10 @@ class ScanResult:
             "sha256": fp.sha256 if fp else None,
             "pdq": fp.pdq if fp else None,
             "pdq_quality": fp.pdq_quality if fp else None,
+            "video_frames": len(video.features) if video else None,
+            "video_duration": video.duration if video else None,
+            "vpdq": video.signal_value if video and video.features else None,
+            "video_note": video.stopped if video else None,
             "matched": bool(self.matches),
             "matches": [m.to_dict() for m in self.matches],
             "provenance": self.provenance.level if self.provenance else None,
@@ -81,11 +87,12 @@ def scan_item(
     *,
     include_low_quality: bool = False,
     provenance: InspectOptions | None = None,
+    video: VideoOptions | None = None,
 ) -> ScanResult:
     """Hash, match and assess one item; never raises for a bad item.
 
     ``provenance`` None skips the provenance readers (``bastion scan
-    --no-provenance``).
+    --no-provenance``); ``video`` says which frames of a video are hashed.
     """
     if item.skipped is not None:
         return ScanResult(item.item_id, item.source, Status.SKIPPED, skip_reason=item.skipped)
@@ -94,10 +101,10 @@ def scan_item(
     try:
         data = _in_memory(item, settings)
         if data is None and item.path is not None:
-            fingerprint = hash_file(item.path, settings=settings)
+            fingerprint = hash_file(item.path, settings=settings, video=video)
         else:
             name = item.name or (item.path.name if item.path else None)
-            fingerprint = hash_bytes(data or b"", name=name, settings=settings)
+            fingerprint = hash_bytes(data or b"", name=name, settings=settings, video=video)
     except OSError as exc:
         problem = ItemError("unreadable", exc.strerror or str(exc))
         return ScanResult(item.item_id, item.source, Status.ERROR, error=problem)

@@ -191,3 +191,52 @@ def test_rule_thresholds_follow_the_percentages(data: st.DataObject) -> None:
     result = match_percentages(query, base)
     assert result.query_percent == pytest.approx(10 * shared, abs=10)
     assert result.matches() == (result.query_percent >= 80)
+
+
+def test_scan_hashes_and_matches_videos_in_folders_and_archives(
+    banks: Banks, settings: Settings, testdata: Path, tmp_path: Path
+) -> None:
+    import io
+    import tarfile
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    from bastion.scan.engine import ScanPlan, local_engine, run_scan
+    from bastion.scan.sources import SourceOptions
+
+    add_signals(banks.store, "videos", [reference_value(testdata, "chair-19-sd-bar")], ["clip"])
+    collection = tmp_path / "collection"
+    collection.mkdir()
+    chair = (testdata / "vpdq" / "chair-20-sd-bar.mp4").read_bytes()
+    (collection / "renamed.dat").write_bytes(chair)
+    with zipfile.ZipFile(collection / "bundle.zip", "w") as archive:
+        archive.writestr("inner/clip.mp4", chair)
+        archive.writestr("inner/broken.mp4", chair[:5000])
+    shard = io.BytesIO()
+    with tarfile.open(fileobj=shard, mode="w") as tar:
+        info = tarfile.TarInfo("000001.mp4")
+        info.size = len(chair)
+        tar.addfile(info, io.BytesIO(chair))
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "part-000000.tar").write_bytes(shard.getvalue())
+    index = Index.open(banks.store, settings)
+    plan = ScanPlan([str(collection), str(shards / "part-000000.tar")], SourceOptions())
+    out = tmp_path / "out"
+    summary = run_scan(plan, out, local_engine(1), index=index, settings=settings)
+    rows = {r["item_id"]: r for r in pq.read_table(out / "results.parquet").to_pylist()}
+    assert summary["seen"] == 4
+    matched = {item for item, row in rows.items() if row["matched"]}
+    assert len(matched) == 3
+    broken = next(row for item, row in rows.items() if item.endswith("broken.mp4"))
+    assert broken["status"] == "error"
+    assert broken["error_code"] in {"truncated", "no-frames"}
+    assert "cut short" in broken["error"] or "ends at" in broken["error"]
+    for item in matched:
+        row = rows[item]
+        assert row["video_frames"] == 21
+        assert row["matches"][0]["signal_type"] == "vpdq"
+        assert parse_vpdq(row["vpdq"])[0].hex
+    removal = (out / "removal-list.txt").read_text().split()
+    assert sorted(removal) == sorted(matched)

@@ -15,10 +15,20 @@ from typing import Annotated
 import typer
 
 from bastion import __version__
-from bastion.cli.common import OutputFormatOption, load_settings, stderr
+from bastion.cli.common import (
+    EveryFrameOption,
+    FrameIntervalOption,
+    KeyframesOption,
+    OutputFormatOption,
+    PruneOption,
+    load_settings,
+    stderr,
+    video_options,
+)
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.hashing import hash_file
+from bastion.media.video import VideoOptions
 from bastion.output import HashRow, OutputFormat, RowWriter
 from bastion.progress import progress_bar
 from bastion.scan.walk import WalkProblem, iter_files
@@ -47,7 +57,9 @@ def main(
     """Bastion: hash, match and triage media against known-abuse hash lists."""
 
 
-def iter_hash_rows(paths: list[Path], settings: Settings, *, dihedral: bool) -> Iterator[HashRow]:
+def iter_hash_rows(
+    paths: list[Path], settings: Settings, *, dihedral: bool, video: VideoOptions
+) -> Iterator[HashRow]:
     """One row per file under ``paths`` (or per path that yields none), with progress."""
     items = list(iter_files(paths))
     with progress_bar(stderr) as progress:
@@ -57,7 +69,8 @@ def iter_hash_rows(paths: list[Path], settings: Settings, *, dihedral: bool) -> 
                 yield HashRow(str(item.path), error=item.error)
             else:
                 try:
-                    yield HashRow(str(item), hash_file(item, settings=settings, dihedral=dihedral))
+                    fingerprint = hash_file(item, settings=settings, dihedral=dihedral, video=video)
+                    yield HashRow(str(item), fingerprint)
                 except OSError as exc:
                     problem = ItemError("unreadable", exc.strerror or str(exc))
                     yield HashRow(str(item), error=problem)
@@ -71,15 +84,22 @@ def hash_command(
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Add the 8 rotation/flip variants of the PDQ hash.")
     ] = False,
+    frame_interval: FrameIntervalOption = 1.0,
+    every_frame: EveryFrameOption = False,
+    keyframes: KeyframesOption = False,
+    prune: PruneOption = None,
 ) -> None:
-    """Print MD5, SHA-1, SHA-256, PDQ and PDQ quality of every file.
+    """Print MD5, SHA-1, SHA-256 and PDQ of every file; vPDQ of every video.
 
-    Exits with status 1 when any file could not be hashed; each such file has
-    its own row saying why, and every other file is still hashed.
+    A video's vPDQ hashes one frame a second by default.  Exits with status
+    1 when any file could not be hashed; each such file has its own row
+    saying why, and every other file is still hashed.
     """
-    writer = RowWriter(output_format, sys.stdout, dihedral=dihedral)
+    several = len(paths) > 1 or any(path.is_dir() for path in paths)
+    writer = RowWriter(output_format, sys.stdout, dihedral=dihedral, several=several)
+    video = video_options(frame_interval, every_frame, keyframes, prune)
     total = failures = 0
-    for row in iter_hash_rows(paths, load_settings(), dihedral=dihedral):
+    for row in iter_hash_rows(paths, load_settings(), dihedral=dihedral, video=video):
         writer.write(row)
         total += 1
         failures += row.status == "error"

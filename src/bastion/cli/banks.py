@@ -24,7 +24,7 @@ from bastion.fingerprint import Signal
 from bastion.formats import FORMATS, get_format
 from bastion.formats.records import Reject
 from bastion.hashing import hash_file
-from bastion.signals.types import parse_signal
+from bastion.signals.types import normalize_signal, parse_signal
 
 bank_app = typer.Typer(help="Manage banks of known hashes.", no_args_is_help=True)
 
@@ -285,17 +285,23 @@ def _signals_of(
 ) -> Iterator[tuple[Signal, str | None]]:
     """Signals named on the command line, each with the item it belongs to.
 
-    A file contributes all its hashes, grouped under its SHA-256; a
-    ``TYPE:VALUE`` argument is one signal of its own.
+    A file contributes all its hashes (a video its vPDQ too), grouped under
+    its SHA-256; a ``TYPE:VALUE`` argument is one signal of its own, and a
+    ``.vpdq.txt`` file (Meta's vPDQ output) one video.
     """
     settings = load_settings()
     for target in targets:
         path = Path(target)
-        if not path.is_file():
+        if not path.is_file() or path.name.endswith(VPDQ_SUFFIXES):
             with user_errors():
-                yield parse_signal(target), None
+                if path.is_file():
+                    yield normalize_signal("vpdq", path.read_text(errors="replace")), None
+                else:
+                    yield parse_signal(target), None
             continue
         fingerprint = hash_file(path, settings=settings)
+        if fingerprint.video is not None and fingerprint.video.features:
+            yield Signal("vpdq", fingerprint.video.signal_value), fingerprint.sha256
         if fingerprint.error is not None:
             stderr.print(f"[yellow]{target}[/yellow]: {fingerprint.error}", highlight=False)
         for signal in fingerprint.signals:
@@ -309,8 +315,14 @@ def _signals_of(
             yield signal, fingerprint.sha256
 
 
+#: Files holding one video's vPDQ in Meta's text format.
+VPDQ_SUFFIXES = (".vpdq.txt", ".vpdq")
+
 Targets = Annotated[
-    list[str], typer.Argument(help="Files (all their hashes are used) or TYPE:VALUE hashes.")
+    list[str],
+    typer.Argument(
+        help="Files (all their hashes are used), Meta .vpdq.txt files or TYPE:VALUE hashes."
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from bastion.banks.bank import BankError
 from bastion.config import ConfigError, Settings
 from bastion.formats.records import FormatError
+from bastion.media.video import VideoOptions
 from bastion.output import OutputFormat
 from bastion.signals.types import InvalidSignal
 from bastion.store import Store, StoreError
@@ -19,7 +20,11 @@ from bastion.store import Store, StoreError
 #: ``--format`` of commands that print one row per input.
 OutputFormatOption = Annotated[
     OutputFormat,
-    typer.Option("--format", "-f", help="table for people; jsonl, csv or te for machines."),
+    typer.Option(
+        "--format",
+        "-f",
+        help="table for people; jsonl, csv or te for machines; vpdq: Meta's vPDQ text.",
+    ),
 ]
 
 #: Progress, messages and errors; results go to stdout.
@@ -63,3 +68,37 @@ WatermarksOption = Annotated[
     bool,
     typer.Option("--watermarks", help="Decode pixels to look for Stable Diffusion watermarks."),
 ]
+
+
+#: Video options shared by ``hash``, ``match`` and ``scan``.
+FrameIntervalOption = Annotated[
+    float,
+    typer.Option(
+        "--frame-interval", min=0.0, help="Seconds between hashed video frames (0: every frame)."
+    ),
+]
+EveryFrameOption = Annotated[
+    bool, typer.Option("--every-frame", help="Hash every video frame (as --frame-interval 0).")
+]
+KeyframesOption = Annotated[
+    bool,
+    typer.Option("--keyframes", help="Decode and hash video keyframes only: several times faster."),
+]
+PruneOption = Annotated[
+    int | None,
+    typer.Option(
+        "--prune",
+        min=0,
+        max=256,
+        metavar="BITS",
+        help="Drop video frames within BITS of the previous hashed frame (still scenes).",
+    ),
+]
+
+
+def video_options(
+    interval: float, every_frame: bool, keyframes: bool, prune: int | None
+) -> VideoOptions:
+    return VideoOptions(
+        interval=0.0 if every_frame else interval, keyframes_only=keyframes, prune_bits=prune
+    )

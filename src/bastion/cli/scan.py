@@ -13,12 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from bastion.banks import Banks, Index
 from bastion.cli.app import app
 from bastion.cli.common import (
+    EveryFrameOption,
+    FrameIntervalOption,
     IncludePromptsOption,
+    KeyframesOption,
+    PruneOption,
     WatermarksOption,
     load_settings,
     open_store,
     stderr,
     user_errors,
+    video_options,
 )
 from bastion.progress import RateColumn
 from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
@@ -84,12 +89,17 @@ def scan_command(
     ] = True,
     include_prompts: IncludePromptsOption = False,
     watermarks: WatermarksOption = False,
+    frame_interval: FrameIntervalOption = 1.0,
+    every_frame: EveryFrameOption = False,
+    keyframes: KeyframesOption = False,
+    prune: PruneOption = None,
 ) -> None:
     """Hash and match every item of the SOURCEs; write results, summary and removal list.
 
     DIR gets results.parquet (one row per item), summary.json and
     removal-list.txt (ids of matched items, one per line).  Killed scans
     continue with --resume and produce exactly the rows of an uninterrupted run.
+    Videos (files and archive members) get a vPDQ hash, one frame a second.
     """
     settings = load_settings()
     options = SourceOptions(source_kind, image_column, id_column)
@@ -107,6 +117,7 @@ def scan_command(
             provenance,
             watermarks,
             include_prompts,
+            video_options(frame_interval, every_frame, keyframes, prune),
         )
     total = count_items(sources, options)
     progress = Progress(

@@ -152,7 +152,7 @@ class VideoReader:
         try:
             self._container = av.open(source, mode="r", metadata_errors="ignore")
         except av.error.EOFError:
-            raise NoFrames("the container ends before its first frame (zero duration)") from None
+            raise NoFrames("the file ends before its first frame (empty or cut short)") from None
         except (av.FFmpegError, UnicodeDecodeError) as exc:
             raise CorruptVideo(f"cannot open the video container: {_reason(exc)}") from None
         try:
@@ -278,8 +278,6 @@ class VideoReader:
         report = self.report
         if report.error is not None:
             return report.error
-        if report.frames_decoded == 0:
-            return NoFrames("the video track holds no decodable frames")
         declared = self.info.duration
         reached = report.reached
         if declared is not None and reached < declared - _TRUNCATION_SLACK:
@@ -287,6 +285,8 @@ class VideoReader:
                 f"the video stream ends at {reached:.1f} s of a declared {declared:.1f} s "
                 f"({bad_packets} damaged packets); frames before that were hashed"
             )
+        if report.frames_decoded == 0:
+            return NoFrames("the video track holds no decodable frames")
         if bad_packets:
             where = "the start" if first_bad is None else f"{first_bad:.1f} s"
             return CorruptVideo(

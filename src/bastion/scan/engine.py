@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from bastion import __version__
 from bastion.banks.index import Index
 from bastion.config import Settings
+from bastion.media.video import VideoOptions
 from bastion.pipeline import scan_item
 from bastion.provenance import InspectOptions
 from bastion.scan.results import UnitParts, finish, prepare_parts, summarize
@@ -57,6 +58,8 @@ class ScanPlan:
     provenance: bool = True
     watermarks: bool = False
     include_prompts: bool = False
+    #: Which frames of each video are hashed.
+    video: VideoOptions = field(default_factory=VideoOptions)
 
     def inspect_options(self) -> InspectOptions | None:
         if not self.provenance:
@@ -100,6 +103,7 @@ def scan_unit(number: int, unit: Unit, context: ScanContext, progress: Progress)
             context.settings,
             include_low_quality=plan.include_low_quality,
             provenance=provenance,
+            video=plan.video,
         )
         batch.append(result.to_row())
         unreported += 1

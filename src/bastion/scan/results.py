@@ -47,6 +47,12 @@ SCHEMA = pa.schema(
         ("sha256", pa.string()),
         ("pdq", pa.string()),
         ("pdq_quality", pa.int16()),
+        # Videos: frames hashed, declared duration (s), the vPDQ hash as a
+        # bank would hold it, and why hashing stopped early if a limit did.
+        ("video_frames", pa.int32()),
+        ("video_duration", pa.float64()),
+        ("vpdq", pa.string()),
+        ("video_note", pa.string()),
         ("matched", pa.bool_()),
         ("matches", pa.list_(MATCH)),
         # Assessment level, its summary, and the evidence as a JSON array.

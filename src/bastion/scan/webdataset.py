@@ -18,7 +18,8 @@ from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.scan.items import ScanItem
 
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+#: Members hashed as a sample's media: images, and videos of video datasets.
+MEDIA_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "mp4", "webm", "mkv", "mov", "avi")
 _BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
 
 
@@ -47,7 +48,7 @@ def _split(name: str) -> tuple[str, str]:
 def iter_shard(path: Path, source: str, settings: Settings) -> Iterator[ScanItem]:
     shard = str(path)
     key: str | None = None
-    #: The sample's first image member: its name and bytes (None: too large).
+    #: The sample's first media member: its name and bytes (None: too large).
     image: tuple[str, bytes | None] | None = None
 
     def sample() -> ScanItem:
@@ -69,7 +70,7 @@ def iter_shard(path: Path, source: str, settings: Settings) -> Iterator[ScanItem
                     if key is not None:
                         yield sample()
                     key, image = member_key, None
-                if extension not in IMAGE_EXTENSIONS or image is not None:
+                if extension not in MEDIA_EXTENSIONS or image is not None:
                     continue
                 if info.size > settings.max_file_bytes:
                     image = (info.name, None)
