@@ -212,12 +212,20 @@ class VideoReader:
         """
         if options.keyframes_only:
             self._stream.codec_context.skip_frame = "NONKEY"
+        # Sampling a constant frame rate video can leave out the frames nothing
+        # refers to (unless one is due); their numbers follow from their times.
+        fps = self.info.fps
+        sparse = (
+            not options.keyframes_only
+            and self._constant_rate()
+            and options.interval * (fps or 0) > 1.5
+        )
         limits, report = self.limits, self.report
         started = time.monotonic()
         next_due = 0.0
         hashed = bad_packets = 0
         first_bad: float | None = None
-        for frame in self._decoded():
+        for frame in self._decoded(options.interval if sparse else 0.0):
             if isinstance(frame, _BadPacket):
                 bad_packets += 1
                 first_bad = report.last_timestamp if first_bad is None else first_bad
@@ -225,8 +233,8 @@ class VideoReader:
             number = report.frames_decoded
             report.frames_decoded += 1
             moment = self._timestamp(frame, number)
-            if options.keyframes_only and self.info.fps:
-                number = round(moment * self.info.fps)  # frames between were skipped
+            if (options.keyframes_only or sparse) and fps:
+                number = round(moment * fps)  # frames between may have been skipped
             report.last_timestamp = moment
             if moment > limits.max_seconds:
                 report.stopped = (
@@ -253,14 +261,27 @@ class VideoReader:
         if report.stopped is None and report.error is None:
             report.error = self._ending_problem(bad_packets, first_bad)
 
-    def _decoded(self) -> Iterator[av.VideoFrame | _BadPacket]:
-        """Every decoded frame, and a marker for each packet that failed."""
+    def _decoded(self, interval: float) -> Iterator[av.VideoFrame | _BadPacket]:
+        """Decoded frames, and a marker for each packet that failed.
+
+        With an ``interval``, a packet whose frame is not the first at or
+        after a multiple of it is decoded with ``skip_frame=NONREF``: the
+        decoder drops it if no other frame refers to it (B-frames, mostly),
+        which changes no frame it does decode - only time is saved.
+        """
         start = self._stream.start_time or 0
+        context = self._stream.codec_context
+        step = 1 / self.info.fps if self.info.fps else 0.0
         try:
             for packet in self._container.demux(self._stream):
+                moment = None
                 if packet.pts is not None and packet.time_base is not None:
-                    end = (packet.pts - start + (packet.duration or 0)) * packet.time_base
-                    self.report.reached = max(self.report.reached, float(end))
+                    moment = float((packet.pts - start) * packet.time_base)
+                    end = moment + float((packet.duration or 0) * packet.time_base)
+                    self.report.reached = max(self.report.reached, end)
+                if interval:
+                    due = moment is None or _first_after_boundary(moment, step, interval)
+                    context.skip_frame = "DEFAULT" if due else "NONREF"
                 try:
                     yield from packet.decode()
                 except av.error.InvalidDataError:
@@ -269,6 +290,13 @@ class VideoReader:
             self.report.error = CorruptVideo(
                 f"the container could not be read past {self._position()}: {_reason(exc)}"
             )
+
+    def _constant_rate(self) -> bool:
+        """Whether the stream's average frame rate is also its base rate (not VFR)."""
+        average, base = self._stream.average_rate, self._stream.base_rate
+        if not average or not base:
+            return False
+        return abs(float(average) / float(base) - 1) < 0.01
 
     def _position(self) -> str:
         moment = self.report.last_timestamp
@@ -321,6 +349,14 @@ class VideoReader:
             self.report.rotation = turns * 90
             luma = np.rot90(luma, turns)
         return Frame(number, moment, luma, gain)
+
+
+def _first_after_boundary(moment: float, step: float, interval: float) -> bool:
+    """Whether a frame at ``moment`` is the first at or after a multiple of ``interval``
+    (for frames ``step`` seconds apart)."""
+    now = math.floor(moment / interval + 1e-6)
+    before = math.floor((moment - step) / interval + 1e-6)
+    return moment < 1e-6 or now != before
 
 
 class _BadPacket:
