@@ -114,21 +114,21 @@ def hash_stream(
         )
         return Fingerprint(media_type.mime, size, error=ItemError(error.code, error.message))
 
-    image = _ImageFields()
+    image = _Decoded()
     video_hash: VideoHash | None = None
     if is_video:
         video_hash, problem = hash_video(buffered, settings, video or VideoOptions())
         if video_hash is not None:
-            image = _ImageFields(width=video_hash.width, height=video_hash.height)
+            image = _Decoded(width=video_hash.width, height=video_hash.height)
         if problem is not None:
             image = replace(image, error=ItemError(problem.code, problem.message))
     elif media_type.kind is MediaKind.IMAGE:
         image = _hash_image(buffered, media_type.pillow_format, settings, dihedral)
     elif media_type.kind is MediaKind.EMPTY:
-        image = _ImageFields(error=ItemError("empty", "the file is empty (0 bytes)"))
+        image = _Decoded(error=ItemError("empty", "the file is empty (0 bytes)"))
     elif name and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
         error = NotAnImage(f"named {Path(name).suffix} but the content is {media_type.mime}")
-        image = _ImageFields(error=ItemError(error.code, error.message))
+        image = _Decoded(error=ItemError(error.code, error.message))
     reader.finish()
     digests = hasher.digests()
     crypto = (
@@ -153,8 +153,8 @@ def hash_stream(
 
 
 @dataclass(frozen=True, slots=True)
-class _ImageFields:
-    """The image-derived parts of a fingerprint (empty for non-images)."""
+class _Decoded:
+    """What decoding adds to a fingerprint: an image's PDQ, a frame size, or why not."""
 
     pdq: PdqHash | None = None
     width: int | None = None
@@ -165,15 +165,15 @@ class _ImageFields:
 
 def _hash_image(
     stream: BinaryIO, pillow_format: str | None, settings: Settings, dihedral: bool
-) -> _ImageFields:
+) -> _Decoded:
     try:
         decoded = decode_for_pdq(
             stream, max_pixels=settings.max_pixels, expected_format=pillow_format
         )
     except MediaError as exc:
-        return _ImageFields(error=ItemError(exc.code, exc.message))
+        return _Decoded(error=ItemError(exc.code, exc.message))
     hashes = pdq_from_luma(decoded.luma, dihedral=dihedral)
-    return _ImageFields(
+    return _Decoded(
         pdq=hashes[0],
         width=decoded.width,
         height=decoded.height,

@@ -184,10 +184,11 @@ class Index:
         return {bank_id: counts[bank_id] for bank_id in self.banks}
 
     def video_frames(self, entry_id: int) -> int:
-        """Indexed frames of a banked video, wherever its live row is."""
+        """Indexed frames of a banked video, in the segment holding its live row
+        (``changed`` lists every entry added or changed since the snapshot)."""
         if len(self.changed) and np.isin(entry_id, self.changed):
             return self.delta.video_frames(entry_id)
-        return self.base.video_frames(entry_id) or self.delta.video_frames(entry_id)
+        return self.base.video_frames(entry_id)
 
     @property
     def max_pdq_threshold(self) -> int:

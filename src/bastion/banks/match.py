@@ -182,6 +182,8 @@ def _plain_match(index: Index, hit: Hit) -> tuple[Match, BankKind] | None:
 class _VideoHits:
     """What the query's frames found of one entry."""
 
+    #: The first hit on the entry: its bank, labels and signal type.
+    first: Hit
     distance: int = 256
     query_times: set[float] = field(default_factory=set)
     entry_times: set[float] = field(default_factory=set)
@@ -195,20 +197,20 @@ def _video_matches(
     if not query:
         return []
     found: dict[int, _VideoHits] = {}
-    first_hit: dict[int, Hit] = {}
     for frame, frame_hits in zip(query, index.lookup_pdq([f.hex for f in query]), strict=True):
         for hit in frame_hits:
             if hit.distance > index.banks[hit.bank_id].pdq_threshold:
                 continue
-            seen = found.setdefault(hit.entry_id, _VideoHits())
-            first_hit.setdefault(hit.entry_id, hit)
+            seen = found.get(hit.entry_id)
+            if seen is None:
+                seen = found[hit.entry_id] = _VideoHits(hit)
             seen.distance = min(seen.distance, hit.distance)
             seen.query_times.add(frame.timestamp)
             if hit.time is not None:
                 seen.entry_times.add(hit.time)
     out: list[tuple[Match, BankKind]] = []
     for entry_id, seen in found.items():
-        hit = first_hit[entry_id]
+        hit = seen.first
         bank = index.banks[hit.bank_id]
         labels = index.label_sets.get(hit.label_set_id, ())
         ranges = time_ranges(seen.query_times, gap)

@@ -58,3 +58,33 @@ class EmptyFile(MediaError):
     """The file has no bytes at all."""
 
     code = "empty"
+
+
+class NoVideoStream(MediaError):
+    """The container holds no video track (audio only, subtitles ...)."""
+
+    code = "no-video-stream"
+
+
+class CorruptVideo(MediaError):
+    """The container or its video stream cannot be read."""
+
+    code = "corrupt-video"
+
+
+class TruncatedVideo(MediaError):
+    """The video stream ends before its declared duration, or mid-packet."""
+
+    code = "truncated"
+
+
+class NoFrames(MediaError):
+    """A video stream without a single decodable frame (zero duration)."""
+
+    code = "no-frames"
+
+
+class TimeBudgetExceeded(MediaError):
+    """Decoding took longer than ``BASTION_VIDEO_TIME_BUDGET`` seconds."""
+
+    code = "time-budget"

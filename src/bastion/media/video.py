@@ -25,7 +25,15 @@ import av.video
 import numpy as np
 import numpy.typing as npt
 
-from bastion.media.errors import MediaError, TooManyPixels
+from bastion.media.errors import (
+    CorruptVideo,
+    MediaError,
+    NoFrames,
+    NoVideoStream,
+    TimeBudgetExceeded,
+    TooManyPixels,
+    TruncatedVideo,
+)
 
 #: FFmpeg pixel formats whose first plane is 8-bit luma.
 _YUV8 = frozenset(
@@ -38,36 +46,6 @@ _FULL_RANGE = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "yuvj440p", "gray"}
 LIMITED_RANGE_GAIN = 255 / 219
 #: A stream is called truncated when it ends this much before its declared end.
 _TRUNCATION_SLACK = 2.0
-
-
-class NoVideoStream(MediaError):
-    """The container holds no video track (audio only, subtitles ...)."""
-
-    code = "no-video-stream"
-
-
-class CorruptVideo(MediaError):
-    """The container or its video stream cannot be read."""
-
-    code = "corrupt-video"
-
-
-class TruncatedVideo(MediaError):
-    """The video stream ends before its declared duration, or mid-packet."""
-
-    code = "truncated"
-
-
-class NoFrames(MediaError):
-    """A video stream without a single decodable frame (zero duration)."""
-
-    code = "no-frames"
-
-
-class TimeBudgetExceeded(MediaError):
-    """Decoding took longer than ``BASTION_VIDEO_TIME_BUDGET`` seconds."""
-
-    code = "time-budget"
 
 
 @dataclass(frozen=True, slots=True)
