@@ -12,6 +12,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 ENV_PREFIX = "BASTION_"
+#: Settings that are paths or text; every other one is a whole number.
+_PATHS = frozenset({"home", "trust_anchors"})
+_TEXTS = frozenset(
+    {"database_url", "fetch_hosts", "media_keys", "review_priority", "review_allowlist"}
+)
 
 
 class ConfigError(ValueError):
@@ -63,6 +68,39 @@ class Settings:
     #: chunk (after decompression), EXIF block or safetensors header.
     max_metadata_bytes: int = 4 << 20
 
+    # --- the service (``bastion serve``) -------------------------------------
+    #: Largest upload the API accepts (413 above it).
+    max_upload_bytes: int = 256 << 20
+    #: Seconds a request may run before the API answers 503.
+    request_timeout: int = 60
+    #: Requests a second each API key may make, per serving process (bursts
+    #: of twice this are allowed); 0 turns rate limiting off.
+    rate_limit: int = 1000
+    #: Hosts the API may fetch ``url=`` media from, comma-separated; empty
+    #: (the default) turns URL fetching off.
+    fetch_hosts: str = ""
+    #: Seconds between checks for bank changes by a serving process.
+    index_refresh_seconds: int = 2
+    #: Hours a reviewer's login lasts.
+    session_hours: int = 12
+    #: Keys that encrypt review media, comma-separated, newest first
+    #: (32 random bytes each, URL-safe base64; ``bastion review keygen``).
+    #: Unset: items are queued with their hashes but without their media.
+    media_keys: str = field(default="", repr=False)
+    #: Days a decided item's media is kept: confirmed items (US law asks
+    #: providers to preserve reported material for a year) and the rest.
+    retention_confirmed_days: int = 365
+    retention_other_days: int = 30
+    #: Minutes a claim lasts before the item may be given to someone else.
+    claim_minutes: int = 30
+    #: Reveals in one login after which the reviewer is asked to take a break.
+    break_after_reveals: int = 40
+    #: Queue order: "bank" (known-bank hits, most severe category first),
+    #: "ai" (AI-provenance evidence) and "other", highest first.
+    review_priority: str = "bank,ai,other"
+    #: Allowlist bank that false-positive decisions add the item's hashes to.
+    review_allowlist: str = "review-false-positives"
+
     @property
     def store_url(self) -> str:
         """The database URL actually used (the embedded SQLite file by default)."""
@@ -77,10 +115,10 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is None or raw == "":
                 continue
-            if f.name in ("home", "trust_anchors"):
+            if f.name in _PATHS:
                 overrides[f.name] = Path(raw).expanduser()
                 continue
-            if f.name == "database_url":
+            if f.name in _TEXTS:
                 overrides[f.name] = raw
                 continue
             try:

@@ -36,6 +36,18 @@ class Status:
     SKIPPED = "skipped"
 
 
+class Verdict:
+    """What an item is, in one word, for whoever acts on it first."""
+
+    KNOWN = "known"  #: matched a blocklist entry
+    AI_GENERATED = "ai-generated"  #: provenance evidence of generation
+    AI_EDITED = "ai-edited"
+    #: Nothing known, no evidence of generation: never reported as "real".
+    UNKNOWN = "unknown"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     item_id: str
@@ -46,6 +58,18 @@ class ScanResult:
     error: ItemError | None = None
     skip_reason: str | None = None
     provenance: Assessment | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.status == Status.SKIPPED:
+            return Verdict.SKIPPED
+        if self.matches:
+            return Verdict.KNOWN
+        level = self.provenance.level if self.provenance else ""
+        for origin in (Verdict.AI_GENERATED, Verdict.AI_EDITED):
+            if level.startswith(origin):
+                return origin
+        return Verdict.ERROR if self.status == Status.ERROR else Verdict.UNKNOWN
 
     def to_row(self) -> dict[str, Any]:
         """The flat row written to results.parquet / results.jsonl."""
@@ -75,6 +99,7 @@ class ScanResult:
             "provenance_evidence": json.dumps(
                 [e.to_dict() for e in self.provenance.evidence] if self.provenance else []
             ),
+            "verdict": self.verdict,
             "error_code": self.error.code if self.error else self.skip_reason,
             "error": self.error.message if self.error else None,
         }

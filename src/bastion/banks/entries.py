@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bastion.banks.bank import bank_row, load_label_sets
 from bastion.banks.importer import ImportReport, import_records
@@ -106,3 +107,49 @@ def export_entries(
                 external_id,
                 bool(withdrawn),
             )
+
+
+class ContentEntry(NamedTuple):
+    entry_id: int
+    signal: Signal
+    withdrawn: bool
+    external_id: str | None
+
+
+def content_entries(store: Store, bank: str, entry_id: int) -> list[ContentEntry]:
+    """All entries of the item ``entry_id`` belongs to (those sharing its external
+    id); an entry without an external id is an item by itself."""
+    with store.sessions() as session:
+        bank_id = bank_row(session, bank).id
+        first = session.execute(
+            select(Entry.external_id).where(Entry.id == entry_id, Entry.bank_id == bank_id)
+        ).first()
+        if first is None:
+            return []
+        statement = select(
+            Entry.id, Entry.signal_type, Entry.value, Entry.payload, Entry.withdrawn_at
+        ).where(Entry.bank_id == bank_id)
+        external = first.external_id
+        if first.external_id is None:
+            statement = statement.where(Entry.id == entry_id)
+        else:
+            statement = statement.where(Entry.external_id == first.external_id)
+        return [
+            ContentEntry(
+                id_, Signal(type_, read_value(value, payload)), withdrawn is not None, external
+            )
+            for id_, type_, value, payload, withdrawn in session.execute(
+                statement.order_by(Entry.id)
+            )
+        ]
+
+
+def first_entry_id(store: Store, bank: str, external_id: str) -> int | None:
+    """The lowest entry id of an item, which the HMA routes use as its content id."""
+    with store.sessions() as session:
+        bank_id = bank_row(session, bank).id
+        return session.execute(
+            select(func.min(Entry.id)).where(
+                Entry.bank_id == bank_id, Entry.external_id == external_id
+            )
+        ).scalar_one_or_none()

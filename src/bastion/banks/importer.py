@@ -64,6 +64,19 @@ class ImportReport:
     def changed(self) -> int:
         return self.added + self.updated + self.restored + self.withdrawn
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "bank": self.bank,
+            "rows": self.rows,
+            "added": self.added,
+            "updated": self.updated,
+            "restored": self.restored,
+            "withdrawn": self.withdrawn,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "rejects": [{"where": r.location, "reason": r.reason} for r in self.rejects],
+        }
+
     def reject(self, item: Reject, on_reject: Callable[[Reject], None] | None) -> None:
         self.rejected += 1
         if len(self.rejects) < REJECT_SAMPLE:

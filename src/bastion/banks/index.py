@@ -130,6 +130,13 @@ class Index:
         self.base_seq = _snapshot_seq(self.snapshot)
         self._load_delta()
 
+    def copy(self) -> Index:
+        """A copy sharing this one's segments, to refresh while this one serves
+        (``copy.copy`` would go through pickling, which drops the store)."""
+        clone = object.__new__(Index)
+        clone.__dict__.update(self.__dict__)
+        return clone
+
     def _store(self) -> Store:
         if self.store is None:
             raise RuntimeError("this index was sent to a worker; refresh it where it was opened")

@@ -59,6 +59,8 @@ SCHEMA = pa.schema(
         ("provenance", pa.string()),
         ("provenance_summary", pa.string()),
         ("provenance_evidence", pa.string()),
+        # known / ai-generated / ai-edited / unknown / error / skipped.
+        ("verdict", pa.string()),
         ("error_code", pa.string()),
         ("error", pa.string()),
     ]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -130,3 +131,146 @@ class Entry(Base):
         ForeignKey("imports.id", ondelete="SET NULL"), index=True
     )
     seq: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- people, keys and what they did (the service) ---------------------------
+
+
+class User(Base):
+    """A person who logs in to the review UI (or administers Bastion)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: "admin", "curator", "reviewer" or "client" (see ``bastion.accounts``).
+    role: Mapped[str] = mapped_column(String(16))
+    #: Argon2id hash of the password (never the password).
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """A client's key: looked up by its public prefix, checked by its digest."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    #: SHA-256 of the secret part (keys are random, so no slow KDF is needed).
+    digest: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginSession(Base):
+    """A reviewer's login: the cookie holds a token, the store its digest."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Images revealed during this login (the reviewer's break counter).
+    reveals: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReviewItem(Base):
+    """One upload waiting for, or having had, a person's decision."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_items_queue", "status", "priority", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Who sent it (API key name) and the upload's own name.
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: The scan result row (hashes, matches, provenance) as JSON.
+    result: Mapped[str] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(String(32))
+    #: Higher is reviewed first; ``tier`` names why ("bank", "ai", "other").
+    priority: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str] = mapped_column(String(16))
+    #: "open", "claimed", "escalated" or "decided".
+    status: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: "confirmed", "false-positive", "escalated" (until decided again).
+    decision: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Media is deleted after this (unless on legal hold).
+    retain_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    legal_hold: Mapped[bool] = mapped_column(default=False)
+    #: Why the item has no media: never kept (no key configured) or deleted.
+    media_state: Mapped[str] = mapped_column(String(16))
+
+
+class ReviewMedia(Base):
+    """The encrypted bytes of a queued upload, kept apart from its record."""
+
+    __tablename__ = "review_media"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Which configured key encrypted it (a digest of the key, not the key).
+    key_id: Mapped[str] = mapped_column(String(16))
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReviewEvent(Base):
+    """Who saw an item and what they did: viewed, revealed, decided ...
+
+    This is the record behind ``fileViewedByEsp`` in hotline reports.
+    """
+
+    __tablename__ = "review_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditHead(Base):
+    """The newest audit record's number and hash; writers take it with an UPDATE,
+    which serialises them, and a deleted tail shows as a mismatch with it."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRecord(Base):
+    """One security-relevant action; ``digest`` covers it and the previous digest."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    previous: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))

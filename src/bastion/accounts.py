@@ -1,0 +1,352 @@
+"""Who may do what: users, roles, API keys and login sessions.
+
+Roles are fixed and nested by what they may do, not by rank:
+
+- ``client``: a platform's software; hashes, matches and scans uploads
+  (and may queue them) but never reads the review queue;
+- ``reviewer``: a person who claims, views and decides queued items;
+- ``curator``: a reviewer who also manages banks and legal holds;
+- ``admin``: everything, including users, keys and the audit log.
+
+Passwords are hashed with Argon2id.  API keys are 32 random bytes, shown
+once; the store keeps a public prefix to find the key and the SHA-256 of
+the secret to check it (a slow KDF adds nothing for random secrets and
+would cost every API request milliseconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bastion import audit
+from bastion.banks.bank import as_utc
+from bastion.store import Store
+from bastion.store.models import ApiKey, LoginSession, User
+
+KEY_PREFIX = "bst"
+MIN_PASSWORD = 12
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+_hasher = PasswordHasher()
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    REVIEWER = "reviewer"
+    CURATOR = "curator"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    MATCH = "match"  #: hash, match, scan uploads; read index status
+    QUEUE = "queue"  #: put scanned uploads in the review queue
+    REVIEW = "review"  #: claim, view, reveal and decide queued items
+    READ_BANKS = "read-banks"
+    MANAGE_BANKS = "manage-banks"
+    HOLD = "hold"  #: legal holds; escalated items
+    ADMIN = "admin"  #: users, keys, audit log
+
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.CLIENT: frozenset({Permission.MATCH, Permission.QUEUE, Permission.READ_BANKS}),
+    Role.REVIEWER: frozenset({Permission.MATCH, Permission.REVIEW}),
+    Role.CURATOR: frozenset(
+        {
+            Permission.MATCH,
+            Permission.QUEUE,
+            Permission.REVIEW,
+            Permission.READ_BANKS,
+            Permission.MANAGE_BANKS,
+            Permission.HOLD,
+        }
+    ),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+class AccountError(ValueError):
+    """A user or key operation that cannot be done as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Whoever a request acts for: a logged-in user or an API key."""
+
+    kind: str  #: "user" or "key"
+    id: int
+    name: str
+    role: Role
+    #: The login session's id (users in the UI), for the reveal counter.
+    session_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this principal."""
+        return f"{self.kind}:{self.name}"
+
+    def may(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: int
+    prefix: str
+    name: str
+    role: Role
+    created_at: datetime
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LoginInfo:
+    token: str
+    csrf_token: str
+    principal: Principal
+    expires_at: datetime
+
+
+def _role(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        raise AccountError(
+            f"unknown role {text!r} (expected one of {', '.join(r.value for r in Role)})"
+        ) from None
+
+
+def _name(text: str) -> str:
+    if not _NAME.fullmatch(text):
+        raise AccountError(
+            f"invalid name {text!r}: 1-64 letters, digits, '_', '.', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return text
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Accounts:
+    """Users, keys and logins on one store; every change is audited."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- users -------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, password: str, *, actor: str) -> UserInfo:
+        row = User(
+            name=_name(name),
+            role=_role(role).value,
+            password_hash=_hash_password(password),
+            created_at=datetime.now(UTC),
+        )
+        try:
+            with self.store.transaction() as session:
+                session.add(row)
+                session.flush()
+                audit.record(session, actor, "user.add", f"user:{name}", role=row.role)
+                return _user_info(row)
+        except IntegrityError:
+            raise AccountError(f"a user named {name!r} already exists") from None
+
+    def set_password(self, name: str, password: str, *, actor: str) -> None:
+        with self.store.transaction() as session:
+            row = self._user_row(session, name)
+            row.password_hash = _hash_password(password)
+            self._end_logins(session, row.id)
+            audit.record(session, actor, "user.password", f"user:{name}")
+
+    def disable_user(self, name: str, *, actor: str) -> None:
+        with self.store.transaction() as session:
+            row = self._user_row(session, name)
+            row.disabled_at = datetime.now(UTC)
+            self._end_logins(session, row.id)
+            audit.record(session, actor, "user.disable", f"user:{name}")
+
+    def users(self) -> list[UserInfo]:
+        with self.store.sessions() as session:
+            return [
+                _user_info(u) for u in session.execute(select(User).order_by(User.name)).scalars()
+            ]
+
+    def user_name(self, user_id: int) -> str:
+        with self.store.sessions() as session:
+            row = session.get(User, user_id)
+            return row.name if row else f"#{user_id}"
+
+    # --- logins ------------------------------------------------------------
+
+    def log_in(self, name: str, password: str, *, hours: int) -> LoginInfo | None:
+        """A new login session, or None (audited either way) for wrong credentials."""
+        with self.store.transaction() as session:
+            row = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+            if row is None or row.disabled_at is not None or not _check_password(row, password):
+                audit.record(session, f"user:{name[:64]}", "login.failed", "ui")
+                return None
+            if _hasher.check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher.hash(password)
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            now = datetime.now(UTC)
+            login = LoginSession(
+                digest=_sha256(token),
+                user_id=row.id,
+                csrf_token=csrf,
+                created_at=now,
+                expires_at=now + timedelta(hours=hours),
+                reveals=0,
+            )
+            session.add(login)
+            session.flush()
+            audit.record(session, f"user:{name}", "login", "ui")
+            principal = Principal("user", row.id, row.name, Role(row.role), login.id)
+            return LoginInfo(token, csrf, principal, login.expires_at)
+
+    def login(self, token: str) -> tuple[Principal, str] | None:
+        """The principal and CSRF token of a live login session."""
+        with self.store.sessions() as session:
+            found = session.execute(
+                select(LoginSession, User)
+                .join(User, User.id == LoginSession.user_id)
+                .where(LoginSession.digest == _sha256(token))
+            ).first()
+        if found is None:
+            return None
+        login, user = found
+        if login.ended_at is not None or user.disabled_at is not None:
+            return None
+        if as_utc(login.expires_at) <= datetime.now(UTC):
+            return None
+        return Principal("user", user.id, user.name, Role(user.role), login.id), login.csrf_token
+
+    def log_out(self, principal: Principal) -> None:
+        with self.store.transaction() as session:
+            session.execute(
+                update(LoginSession)
+                .where(LoginSession.id == principal.session_id)
+                .values(ended_at=datetime.now(UTC))
+            )
+            audit.record(session, principal.actor, "logout", "ui")
+
+    # --- API keys ----------------------------------------------------------
+
+    def create_key(self, name: str, role: str, *, actor: str) -> tuple[str, KeyInfo]:
+        """A new key: the secret (shown once, never stored) and its record."""
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        row = ApiKey(
+            prefix=prefix,
+            digest=_sha256(secret),
+            name=_name(name),
+            role=_role(role).value,
+            created_at=datetime.now(UTC),
+        )
+        with self.store.transaction() as session:
+            session.add(row)
+            session.flush()
+            audit.record(
+                session, actor, "apikey.create", f"key:{name}", prefix=prefix, role=row.role
+            )
+            return f"{KEY_PREFIX}_{prefix}_{secret}", _key_info(row)
+
+    def revoke_key(self, prefix: str, *, actor: str) -> KeyInfo:
+        with self.store.transaction() as session:
+            row = session.execute(
+                select(ApiKey).where(ApiKey.prefix == prefix)
+            ).scalar_one_or_none()
+            if row is None:
+                raise AccountError(f"no API key with prefix {prefix!r} (see `bastion apikey list`)")
+            row.revoked_at = row.revoked_at or datetime.now(UTC)
+            audit.record(session, actor, "apikey.revoke", f"key:{row.name}", prefix=prefix)
+            return _key_info(row)
+
+    def api_keys(self) -> list[KeyInfo]:
+        with self.store.sessions() as session:
+            return [
+                _key_info(k) for k in session.execute(select(ApiKey).order_by(ApiKey.id)).scalars()
+            ]
+
+    def check_key(self, presented: str) -> Principal | None:
+        """The principal of a live key, or None for anything else."""
+        scheme, _, rest = presented.partition("_")
+        prefix, _, secret = rest.partition("_")
+        if scheme != KEY_PREFIX or not prefix or not secret:
+            return None
+        with self.store.sessions() as session:
+            row = session.execute(
+                select(ApiKey).where(ApiKey.prefix == prefix)
+            ).scalar_one_or_none()
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.digest, _sha256(secret)):
+            return None
+        return Principal("key", row.id, row.name, Role(row.role))
+
+    # --- helpers -----------------------------------------------------------
+
+    @staticmethod
+    def _user_row(session: Session, name: str) -> User:
+        row = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+        if row is None:
+            raise AccountError(f"no user named {name!r} (see `bastion user list`)")
+        return row
+
+    @staticmethod
+    def _end_logins(session: Session, user_id: int) -> None:
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+            .values(ended_at=datetime.now(UTC))
+        )
+
+
+def _hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"passwords must have at least {MIN_PASSWORD} characters")
+    return _hasher.hash(password)
+
+
+def _check_password(row: User, password: str) -> bool:
+    try:
+        return _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _user_info(row: User) -> UserInfo:
+    return UserInfo(
+        row.id, row.name, Role(row.role), as_utc(row.created_at), row.disabled_at is not None
+    )
+
+
+def _key_info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        row.id,
+        row.prefix,
+        row.name,
+        Role(row.role),
+        as_utc(row.created_at),
+        row.revoked_at is not None,
+    )

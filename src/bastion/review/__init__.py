@@ -1,0 +1,1 @@
+"""The review queue: uploads that need a person's decision, kept safely."""

@@ -1,0 +1,1 @@
+"""``bastion serve``: the HTTP API, the HMA-compatible routes and the review UI."""

@@ -1,0 +1,131 @@
+"""The ASGI application: ``create_app()`` for uvicorn and for tests.
+
+Each serving process opens the store, loads the match index in the
+background and serves the ``/v1`` API, the HMA-compatible routes and the
+review UI.  Processes share nothing but the database (and the index
+snapshot files under ``BASTION_HOME``), so any number of them can run
+behind a load balancer over one PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bastion import __version__
+from bastion.accounts import Principal
+from bastion.config import Settings
+from bastion.service import api, errors, hma, ui
+from bastion.service.limits import BodyLimit, Timeout
+from bastion.service.security import KeyCache, authenticate
+from bastion.service.state import ServiceState
+from bastion.store import Store
+
+HERE = Path(__file__).parent
+#: No inline script or style, no eval, nothing from elsewhere; images inline
+#: (the review panel sends its picture with the request that records a reveal).
+CSP = (
+    "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Headers every answer carries; UI pages and review media are never cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = scope["path"].startswith(("/ui", "/v1/review"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", [])) + _HEADERS
+                if private:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, wait_for_index: bool = False
+) -> FastAPI:
+    settings = settings or Settings.from_env()
+    state = ServiceState(settings, store or Store.open(settings))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.start(wait=wait_for_index)
+        yield
+        state.stop()
+
+    app = FastAPI(
+        title="Bastion",
+        version=__version__,
+        description="Hash, match and review media against known-abuse hash lists.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.bastion = state
+    app.state.key_cache = KeyCache()
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(hma.router)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    _documentation(app)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=303)
+
+    # The last added is outermost: headers on every answer, then size, then time.
+    app.add_middleware(Timeout, seconds=settings.request_timeout)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _documentation(app: FastAPI) -> None:
+    """The OpenAPI schema and a page listing the routes, for signed-in users.
+
+    FastAPI's own /docs loads Swagger UI from a CDN; this page needs nothing
+    from outside the service.
+    """
+    Anyone = Annotated[Principal, Depends(authenticate)]
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: Anyone) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request, _: Anyone) -> HTMLResponse:
+        operations = [
+            (method.upper(), path, spec.get("summary", ""), spec.get("description", ""))
+            for path, methods in app.openapi()["paths"].items()
+            for method, spec in methods.items()
+        ]
+        return ui.templates.TemplateResponse(
+            request, "docs.html", {"who": None, "operations": operations, "title": app.title}
+        )

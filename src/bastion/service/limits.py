@@ -1,0 +1,144 @@
+"""Protections of the service itself: upload size, request time, request rate.
+
+Size and time are ASGI middleware, so they hold for every route, including
+ones added later.  The rate limit is a token bucket per API key in each
+serving process: with N processes behind a load balancer a key may make up
+to N times ``BASTION_RATE_LIMIT`` requests a second in all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+async def _send_json(
+    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps({"message": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a request body over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = (
+            f"the upload is larger than the limit of {self.limit} bytes (BASTION_MAX_UPLOAD_BYTES)"
+        )
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _send_json(send, 413, message)
+                return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            incoming = await receive()
+            if incoming["type"] == "http.request":
+                seen += len(incoming.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return incoming
+
+        async def watched(outgoing: Message) -> None:
+            nonlocal started
+            started = started or outgoing["type"] == "http.response.start"
+            await send(outgoing)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, message)
+
+
+class Timeout:
+    """503 when a request runs longer than ``seconds``.
+
+    The work running in a thread is not interrupted (Python cannot), but the
+    client gets its answer; hashing has its own budget for long videos.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.seconds <= 0:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(outgoing: Message) -> None:
+            nonlocal started
+            started = started or outgoing["type"] == "http.response.start"
+            await send(outgoing)
+
+        try:
+            await asyncio.wait_for(self.app(scope, receive, watched), self.seconds)
+        except TimeoutError:
+            if not started:
+                message = (
+                    f"the request took longer than {self.seconds:g} s (BASTION_REQUEST_TIMEOUT)"
+                )
+                await _send_json(send, 503, message)
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token buckets: ``rate`` requests a second, bursts of ``burst`` (2 * rate)."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = 2.0 * rate if burst is None else burst
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def wait_time(self, key: str) -> float:
+        """0 if the request may go ahead (and it is counted), else seconds to wait."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        burst = self.burst
+        with self._lock:
+            bucket = self._buckets.setdefault(key, _Bucket(burst, now))
+            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return 0.0
+            return (1.0 - bucket.tokens) / self.rate

@@ -1,0 +1,182 @@
+"""The review UI: log in, claim, look (protected), reveal on purpose, decide.
+
+Server-rendered Jinja2 pages that work as plain HTML forms; HTMX swaps the
+image panel in place and a few lines of static JavaScript map keys to
+buttons.  Pages are served with a strict Content-Security-Policy (no inline
+script or style, no eval), ``no-store`` caching and no framing.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bastion.accounts import Permission, Principal
+from bastion.review.queue import Decision, Item, Media, Reveal
+from bastion.review.render import NotAnImage, render
+from bastion.service.errors import ApiError
+from bastion.service.limits import RateLimiter
+from bastion.service.security import SESSION_COOKIE, require, state_of
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/ui", include_in_schema=False)
+Reviewer = Annotated[Principal, Depends(require(Permission.REVIEW))]
+
+LOGIN_CSRF_COOKIE = "bastion_login_csrf"
+#: Failed and successful logins per user name and process: 5 at once, then one every 12 s.
+_logins = RateLimiter(1 / 12, burst=5)
+#: Category codes offered when confirming (any valid label is accepted).
+CATEGORIES = ("ncmec:A1", "ncmec:A2", "ncmec:B1", "ncmec:B2", "iwf:A", "iwf:B", "iwf:C")
+VIEWS = {"protected": None, "colour": Reveal.COLOUR, "sharp": Reveal.SHARP, "full": Reveal.FULL}
+
+
+def _page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
+    state = state_of(request)
+    reveals = state.queue.reveals_this_login(who) if who is not None else 0
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "who": who,
+            "csrf": getattr(request.state, "csrf_token", ""),
+            "reveals": reveals,
+            "break_after": state.settings.break_after_reveals,
+            **context,
+        },
+    )
+
+
+@router.get("/login")
+def login_form(request: Request, problem: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(
+        request, "login.html", {"who": None, "login_csrf": token, "problem": problem}
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui/login"
+    )
+    return response
+
+
+@router.post("/login")
+def log_in(
+    request: Request,
+    name: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=128)],
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
+        raise ApiError(403, "the login form expired: reload it and try again")
+    if _logins.wait_time(f"login:{name}"):
+        return login_form(request, problem="Too many attempts for this user; wait a minute.")
+    state = state_of(request)
+    login = state.accounts.log_in(name, password, hours=state.settings.session_hours)
+    if login is None:
+        return login_form(request, problem="Wrong name or password.")
+    response = RedirectResponse("/ui/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        login.token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=state.settings.session_hours * 3600,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
+    return response
+
+
+@router.post("/logout")
+def log_out(request: Request, who: Reviewer) -> Response:
+    state_of(request).accounts.log_out(who)
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/")
+def queue_page(request: Request, who: Reviewer, empty: bool = False) -> HTMLResponse:
+    state = state_of(request)
+    return _page(request, "queue.html", who, counts=state.queue.counts(), empty=empty)
+
+
+@router.post("/claim")
+def claim(request: Request, who: Reviewer) -> Response:
+    item = state_of(request).queue.claim(who)
+    target = f"/ui/items/{item.id}" if item is not None else "/ui/?empty=true"
+    return RedirectResponse(target, status_code=303)
+
+
+def _shown(request: Request, who: Principal, item: Item, view: str) -> dict[str, Any]:
+    """The image panel's context: the picture inline (so the reveal is recorded in
+    the same request that delivers its pixels), or why there is none."""
+    state = state_of(request)
+    context: dict[str, Any] = {"item": item, "view": view, "image": None, "problem": None}
+    if item.media_state != Media.KEPT.value:
+        context["problem"] = f"No media: {item.media_state}."
+        return context
+    data, _ = state.queue.media(item.id, who, VIEWS[view])
+    try:
+        picture = render(
+            data,
+            colour=view in ("colour", "full"),
+            sharp=view in ("sharp", "full"),
+            max_pixels=state.settings.max_pixels,
+        )
+    except NotAnImage:
+        context["problem"] = f"No preview for {item.media_type}; see its hashes and matches."
+        return context
+    context["image"] = "data:image/jpeg;base64," + base64.b64encode(picture).decode()
+    return context
+
+
+@router.get("/items/{item_id}")
+def item_page(request: Request, who: Reviewer, item_id: int) -> HTMLResponse:
+    item = state_of(request).queue.get(item_id, who)
+    shown = _shown(request, who, item, "protected")
+    return _page(request, "item.html", who, categories=CATEGORIES, **shown)
+
+
+@router.post("/items/{item_id}/reveal")
+def reveal(
+    request: Request,
+    who: Reviewer,
+    item_id: int,
+    view: Annotated[Literal["protected", "colour", "sharp", "full"], Form()],
+) -> HTMLResponse:
+    """Show the image as asked; anything but ``protected`` is a recorded reveal."""
+    item = state_of(request).queue.get(item_id, who)
+    shown = _shown(request, who, item, view)
+    if request.headers.get("hx-request"):
+        return _page(request, "_media.html", who, oob=True, **shown)
+    return _page(request, "item.html", who, categories=CATEGORIES, **shown)
+
+
+@router.post("/items/{item_id}/decide")
+def decide(
+    request: Request,
+    who: Reviewer,
+    item_id: int,
+    decision: Annotated[Decision, Form()],
+    category: Annotated[str | None, Form(max_length=64)] = None,
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    state = state_of(request)
+    state.queue.decide(item_id, who, decision, category=category or None, note=note or None)
+    if decision is Decision.FALSE_POSITIVE:
+        state.refresh_now()
+    return RedirectResponse("/ui/", status_code=303)
+
+
+@router.post("/items/{item_id}/release")
+def release(request: Request, who: Reviewer, item_id: int) -> Response:
+    state_of(request).queue.release(item_id, who)
+    return RedirectResponse("/ui/", status_code=303)
