@@ -260,18 +260,7 @@ class ReviewQueue:
         """An item's record (not its media); the first look is recorded as a view."""
         with self.store.transaction() as session:
             row = self._visible(session, item_id, who)
-            seen = session.execute(
-                select(
-                    exists().where(
-                        ReviewEvent.item_id == item_id,
-                        ReviewEvent.user_id == who.id,
-                        ReviewEvent.action == "view",
-                    )
-                )
-            ).scalar_one()
-            if not seen:
-                self._event(session, item_id, who, "view")
-                audit.record(session, who.actor, "review.view", f"item:{item_id}")
+            self._first_view(session, item_id, who)
             return Item.from_row(row)
 
     def media(self, item_id: int, who: Principal, reveal: Reveal | None) -> tuple[bytes, int]:
@@ -288,16 +277,9 @@ class ReviewQueue:
             if stored is None:
                 raise NotFound(f"item {item_id} has no media")
             count = 0
+            self._first_view(session, item_id, who)
             if reveal is not None:
-                first = not session.execute(
-                    select(
-                        exists().where(
-                            ReviewEvent.item_id == item_id,
-                            ReviewEvent.user_id == who.id,
-                            ReviewEvent.action == "reveal",
-                        )
-                    )
-                ).scalar_one()
+                first = not _done(session, item_id, who, "reveal")
                 self._event(session, item_id, who, "reveal", reveal.value)
                 audit.record(
                     session, who.actor, "review.reveal", f"item:{item_id}", mode=reveal.value
@@ -526,6 +508,12 @@ class ReviewQueue:
             raise ReviewError(f"item {item_id} is {row.status}; claim it before deciding")
         return row
 
+    def _first_view(self, session: Session, item_id: int, who: Principal) -> None:
+        """Record that ``who`` saw the item (its record or its protected image) once."""
+        if not _done(session, item_id, who, "view"):
+            self._event(session, item_id, who, "view")
+            audit.record(session, who.actor, "review.view", f"item:{item_id}")
+
     @staticmethod
     def _event(
         session: Session, item_id: int, who: Principal, action: str, detail: str | None = None
@@ -535,6 +523,20 @@ class ReviewQueue:
                 item_id=item_id, user_id=who.id, at=datetime.now(UTC), action=action, detail=detail
             )
         )
+
+
+def _done(session: Session, item_id: int, who: Principal, action: str) -> bool:
+    return bool(
+        session.execute(
+            select(
+                exists().where(
+                    ReviewEvent.item_id == item_id,
+                    ReviewEvent.user_id == who.id,
+                    ReviewEvent.action == action,
+                )
+            )
+        ).scalar_one()
+    )
 
 
 def _count_reveal(session: Session, who: Principal) -> int:

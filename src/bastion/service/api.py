@@ -26,6 +26,7 @@ from bastion.review.queue import Decision, Reveal
 from bastion.review.render import render
 from bastion.service import doors
 from bastion.service.errors import ApiError
+from bastion.service.params import RowId
 from bastion.service.security import require, state_of
 from bastion.service.state import ServiceState
 
@@ -293,7 +294,7 @@ def review_items(
 
 
 @router.get("/review/items/{item_id}", tags=["review"])
-def review_item(who: Reviewer, state: State, item_id: int) -> dict[str, Any]:
+def review_item(who: Reviewer, state: State, item_id: RowId) -> dict[str, Any]:
     return state.queue.get(item_id, who).to_dict()
 
 
@@ -301,7 +302,7 @@ def review_item(who: Reviewer, state: State, item_id: int) -> dict[str, Any]:
 def review_media(
     who: Reviewer,
     state: State,
-    item_id: int,
+    item_id: RowId,
     reveal: Annotated[
         Reveal | None, Query(description="colour, sharp or full; none: protected")
     ] = None,
@@ -316,7 +317,7 @@ def review_media(
 
 
 @router.post("/review/items/{item_id}/decision", tags=["review"])
-def decide(who: Reviewer, state: State, item_id: int, body: DecisionIn) -> dict[str, Any]:
+def decide(who: Reviewer, state: State, item_id: RowId, body: DecisionIn) -> dict[str, Any]:
     item = state.queue.decide(item_id, who, body.decision, category=body.category, note=body.note)
     if body.decision is Decision.FALSE_POSITIVE:
         state.refresh_now()
@@ -324,24 +325,24 @@ def decide(who: Reviewer, state: State, item_id: int, body: DecisionIn) -> dict[
 
 
 @router.post("/review/items/{item_id}/release", tags=["review"])
-def release(who: Reviewer, state: State, item_id: int) -> dict[str, str]:
+def release(who: Reviewer, state: State, item_id: RowId) -> dict[str, str]:
     state.queue.release(item_id, who)
     return {"released": str(item_id)}
 
 
 @router.put("/review/items/{item_id}/hold", tags=["review"])
-def hold(who: Curator, state: State, item_id: int) -> dict[str, Any]:
+def hold(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     """Legal hold: the item's media is kept whatever its retention period."""
     return state.queue.set_hold(item_id, who, True).to_dict()
 
 
 @router.delete("/review/items/{item_id}/hold", tags=["review"])
-def unhold(who: Curator, state: State, item_id: int) -> dict[str, Any]:
+def unhold(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     return state.queue.set_hold(item_id, who, False).to_dict()
 
 
 @router.get("/review/items/{item_id}/report", tags=["review"])
-def report(who: Curator, state: State, item_id: int) -> dict[str, Any]:
+def report(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     """Hashes, decision and who viewed the file (``fileViewedByEsp``) for a hotline report."""
     return state.queue.report(item_id, who)
 

@@ -35,6 +35,7 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+Anyone = Annotated[Principal, Depends(authenticate)]
 _HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -58,7 +59,7 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", [])) + _HEADERS
-                if private:
+                if private and all(name != b"cache-control" for name, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
@@ -113,7 +114,6 @@ def _documentation(app: FastAPI) -> None:
     FastAPI's own /docs loads Swagger UI from a CDN; this page needs nothing
     from outside the service.
     """
-    Anyone = Annotated[Principal, Depends(authenticate)]
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: Anyone) -> JSONResponse:

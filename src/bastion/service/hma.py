@@ -30,6 +30,7 @@ from bastion.banks.match import match_signals
 from bastion.fingerprint import Fingerprint, Signal
 from bastion.service import doors
 from bastion.service.errors import ApiError
+from bastion.service.params import RowId
 from bastion.service.security import require, state_of
 from bastion.service.state import ServiceState
 from bastion.signals.pdq import hamming
@@ -348,13 +349,13 @@ def _content(state: ServiceState, bank: str, content_id: int) -> dict[str, Any]:
 
 
 @router.get("/c/bank/{name}/content/{content_id}")
-def content_get(_: BankReader, state: State, name: str, content_id: int) -> dict[str, Any]:
+def content_get(_: BankReader, state: State, name: str, content_id: RowId) -> dict[str, Any]:
     return _content(state, name, content_id)
 
 
 @router.put("/c/bank/{name}/content/{content_id}")
 def content_update(
-    who: Curator, state: State, name: str, content_id: int, body: ContentUpdate
+    who: Curator, state: State, name: str, content_id: RowId, body: ContentUpdate
 ) -> dict[str, Any]:
     """``{"enabled": false}`` withdraws the item's hashes; ``true`` restores them."""
     entries = content_entries(state.store, name, content_id)
@@ -371,7 +372,7 @@ def content_update(
 
 
 @router.delete("/c/bank/{name}/content/{content_id}")
-def content_delete(who: Curator, state: State, name: str, content_id: int) -> dict[str, int]:
+def content_delete(who: Curator, state: State, name: str, content_id: RowId) -> dict[str, int]:
     entries = content_entries(state.store, name, content_id)
     if not entries:
         raise ApiError(404, f"no content {content_id} in bank {name!r}")

@@ -22,6 +22,7 @@ from bastion.review.queue import Decision, Item, Media, Reveal
 from bastion.review.render import NotAnImage, render
 from bastion.service.errors import ApiError
 from bastion.service.limits import RateLimiter
+from bastion.service.params import RowId
 from bastion.service.security import SESSION_COOKIE, require, state_of
 
 HERE = Path(__file__).parent
@@ -139,7 +140,7 @@ def _shown(request: Request, who: Principal, item: Item, view: str) -> dict[str,
 
 
 @router.get("/items/{item_id}")
-def item_page(request: Request, who: Reviewer, item_id: int) -> HTMLResponse:
+def item_page(request: Request, who: Reviewer, item_id: RowId) -> HTMLResponse:
     item = state_of(request).queue.get(item_id, who)
     shown = _shown(request, who, item, "protected")
     return _page(request, "item.html", who, categories=CATEGORIES, **shown)
@@ -149,7 +150,7 @@ def item_page(request: Request, who: Reviewer, item_id: int) -> HTMLResponse:
 def reveal(
     request: Request,
     who: Reviewer,
-    item_id: int,
+    item_id: RowId,
     view: Annotated[Literal["protected", "colour", "sharp", "full"], Form()],
 ) -> HTMLResponse:
     """Show the image as asked; anything but ``protected`` is a recorded reveal."""
@@ -164,7 +165,7 @@ def reveal(
 def decide(
     request: Request,
     who: Reviewer,
-    item_id: int,
+    item_id: RowId,
     decision: Annotated[Decision, Form()],
     category: Annotated[str | None, Form(max_length=64)] = None,
     note: Annotated[str | None, Form(max_length=2000)] = None,
@@ -177,6 +178,6 @@ def decide(
 
 
 @router.post("/items/{item_id}/release")
-def release(request: Request, who: Reviewer, item_id: int) -> Response:
+def release(request: Request, who: Reviewer, item_id: RowId) -> Response:
     state_of(request).queue.release(item_id, who)
     return RedirectResponse("/ui/", status_code=303)
