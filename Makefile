@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-data
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup setup-browser demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Bastion needs Python >= 3.11"'
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# The review UI's browser tests drive Debian's Chromium (Playwright downloads no browser).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+setup-browser:
+	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
 
 demo: setup
 	$(VENV)/bin/bastion demo $(DEMO_DIR)
@@ -26,7 +32,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup setup-browser
 	$(PY) -m pytest
 
 test: lint typecheck pytest
@@ -35,6 +41,7 @@ bench: setup
 	$(PY) bench/hashing.py
 	$(PY) bench/matching.py --import-lines 10000000
 	$(PY) bench/scan.py
+	$(PY) bench/service.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_DIR) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -27,27 +27,15 @@ from bastion.review.render import render
 from bastion.service import doors
 from bastion.service.errors import ApiError
 from bastion.service.params import RowId
-from bastion.service.security import require, state_of
+from bastion.service.security import Admin, BankReader, Curator, Matcher, Reviewer, State
 from bastion.service.state import ServiceState
 
 router = APIRouter(prefix="/v1")
 
-Matcher = Annotated[Principal, Depends(require(Permission.MATCH))]
-BankReader = Annotated[Principal, Depends(require(Permission.READ_BANKS))]
-Curator = Annotated[Principal, Depends(require(Permission.MANAGE_BANKS))]
-Reviewer = Annotated[Principal, Depends(require(Permission.REVIEW))]
-Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]
 Upload = Annotated[UploadFile, File(description="the image or video")]
 
 #: Verdicts that ``enqueue=true`` sends to the review queue.
 HITS = frozenset({Verdict.KNOWN, Verdict.AI_GENERATED, Verdict.AI_EDITED})
-
-
-def _state(request: Request) -> ServiceState:
-    return state_of(request)
-
-
-State = Annotated[ServiceState, Depends(_state)]
 
 
 class SignalIn(BaseModel):

@@ -14,8 +14,9 @@ import hmac
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from bastion.accounts import Permission, Principal
@@ -121,3 +122,16 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
         return principal
 
     return dependency
+
+
+async def current_state(request: Request) -> ServiceState:
+    """A dependency (async, so FastAPI need not hop to a thread for it)."""
+    return state_of(request)
+
+
+State = Annotated[ServiceState, Depends(current_state)]
+Matcher = Annotated[Principal, Depends(require(Permission.MATCH))]
+BankReader = Annotated[Principal, Depends(require(Permission.READ_BANKS))]
+Curator = Annotated[Principal, Depends(require(Permission.MANAGE_BANKS))]
+Reviewer = Annotated[Principal, Depends(require(Permission.REVIEW))]
+Admin = Annotated[Principal, Depends(require(Permission.ADMIN))]

@@ -13,22 +13,21 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from bastion.accounts import Permission, Principal
+from bastion.accounts import Principal
 from bastion.review.queue import Decision, Item, Media, Reveal
 from bastion.review.render import NotAnImage, render
 from bastion.service.errors import ApiError
 from bastion.service.limits import RateLimiter
 from bastion.service.params import RowId
-from bastion.service.security import SESSION_COOKIE, require, state_of
+from bastion.service.security import SESSION_COOKIE, Reviewer, state_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
-Reviewer = Annotated[Principal, Depends(require(Permission.REVIEW))]
 
 LOGIN_CSRF_COOKIE = "bastion_login_csrf"
 #: Failed and successful logins per user name and process: 5 at once, then one every 12 s.
