@@ -2,7 +2,7 @@
 
 Usage:  python bench/service.py [--bank-size 1000000] [--seconds 5]
                                 [--lookup-rates 50 250 500 1000 1500 2000]
-                                [--scan-rates 5 25 50 75 100]
+                                [--scan-rates 5 25 50 100 150 200 300]
 
 Two request kinds, each at increasing fixed rates from a separate load
 process on loopback (an open-loop asyncio client on keep-alive connections;
@@ -141,6 +141,8 @@ def floor(home: Path) -> dict[str, dict[str, float]]:
 
 def _requests(kind: str, home: Path, key: str) -> list[bytes]:
     auth = f"Authorization: Bearer {key}\r\n"
+    if kind == "health":
+        return [b"GET /v1/health HTTP/1.1\r\nHost: bench\r\n\r\n"]
     if kind == "raw_lookup":
         queries = json.loads((home / "queries.json").read_text())
         return [
@@ -286,9 +288,11 @@ def main() -> None:
     parser.add_argument(
         "--lookup-rates", type=float, nargs="+", default=[50, 250, 500, 1000, 1500, 2000]
     )
-    parser.add_argument("--scan-rates", type=float, nargs="+", default=[5, 25, 50, 75, 100])
+    parser.add_argument(
+        "--scan-rates", type=float, nargs="+", default=[5, 25, 50, 100, 150, 200, 300]
+    )
     parser.add_argument("--port", type=int, default=18931)
-    parser.add_argument("--load", choices=["raw_lookup", "scan"], dest="kind")
+    parser.add_argument("--load", choices=["raw_lookup", "scan", "health"], dest="kind")
     parser.add_argument("--home", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -320,6 +324,9 @@ def main() -> None:
 
     results: dict[str, list[dict[str, float]]] = {"raw_lookup": [], "scan": []}
     try:
+        load("health", 20, 1)
+        round_trip = load("health", 0, 0)
+        print(json.dumps({"method": "http health", **round_trip}), flush=True)
         for kind, rates in (("raw_lookup", args.lookup_rates), ("scan", args.scan_rates)):
             load(kind, 20, 2)  # warm both workers up (first-use imports, caches)
             for rate in [0, *rates]:
@@ -329,11 +336,17 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
-    summarize(floors, results)
+    summarize(floors, results, round_trip)
+
+
+#: The latency each request kind must keep at p99 for its rate to count as sustained.
+P99_TARGET_MS = {"raw_lookup": 10.0, "scan": 50.0}
 
 
 def summarize(
-    floors: dict[str, dict[str, float]], results: dict[str, list[dict[str, float]]]
+    floors: dict[str, dict[str, float]],
+    results: dict[str, list[dict[str, float]]],
+    round_trip: dict[str, float],
 ) -> None:
     print()
     columns = ("request", "target/s", "achieved/s", "p50 ms", "p99 ms", "errors")
@@ -355,14 +368,17 @@ def summarize(
             for r in rows
             if r["achieved_rps"] >= 0.95 * r["target_rps"]
             and not r["errors"]
-            and r["p99_ms"] < 1000
+            and r["p99_ms"] <= P99_TARGET_MS[kind]
         ]
         best = max((r["target_rps"] for r in kept), default=0)
         ratio = light["p50_ms"] / floors[kind]["p50_ms"]
         print(
-            f"{kind}: max sustained rate {best:.0f}/s; "
+            f"{kind}: max rate with p99 <= {P99_TARGET_MS[kind]:.0f} ms: {best:.0f}/s; "
             f"HTTP p50 one request at a time is {ratio:.1f}x the floor's"
         )
+    print(
+        f"an HTTP round trip that does nothing (GET /v1/health): p50 {round_trip['p50_ms']:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -104,7 +104,10 @@ class Timeout:
             await send(outgoing)
 
         try:
-            await asyncio.wait_for(self.app(scope, receive, watched), self.seconds)
+            # asyncio.timeout, unlike wait_for, runs the request in this task
+            # instead of starting another one for every request.
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, watched)
         except TimeoutError:
             if not started:
                 message = (
