@@ -24,9 +24,7 @@ from bastion.service.state import ServiceState
 def read_upload(upload: UploadFile) -> tuple[bytes, str | None]:
     data = upload.file.read()
     if not data:
-        raise ApiError(
-            400, f"the uploaded file {upload.filename or ''!r} is empty".replace(" ''", "")
-        )
+        raise ApiError(400, f"the uploaded file {upload.filename or '(unnamed)'} is empty")
     return data, upload.filename
 
 
