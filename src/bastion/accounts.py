@@ -192,11 +192,6 @@ class Accounts:
                 _user_info(u) for u in session.execute(select(User).order_by(User.name)).scalars()
             ]
 
-    def user_name(self, user_id: int) -> str:
-        with self.store.sessions() as session:
-            row = session.get(User, user_id)
-            return row.name if row else f"#{user_id}"
-
     # --- logins ------------------------------------------------------------
 
     def log_in(self, name: str, password: str, *, hours: int) -> LoginInfo | None:

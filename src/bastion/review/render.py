@@ -13,6 +13,7 @@ import io
 from PIL import Image, ImageFilter, ImageOps
 
 import bastion.media.image  # noqa: F401 - registers HEIF/AVIF with Pillow
+from bastion.review.queue import Reveal
 
 #: Longest side of what the review page shows.
 DISPLAY_SIDE = 768
@@ -24,8 +25,11 @@ class NotAnImage(ValueError):
     pass
 
 
-def render(data: bytes, *, colour: bool, sharp: bool, max_pixels: int) -> bytes:
-    """A JPEG of ``data`` for display; greyscale unless ``colour``, blurred unless ``sharp``."""
+def render(data: bytes, reveal: Reveal | None, *, max_pixels: int) -> bytes:
+    """A JPEG of ``data`` for display: greyscale unless colour is revealed,
+    blurred unless sharpness is (``None``: the protected view)."""
+    colour = reveal in (Reveal.COLOUR, Reveal.FULL)
+    sharp = reveal in (Reveal.SHARP, Reveal.FULL)
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > max_pixels:

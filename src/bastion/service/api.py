@@ -297,9 +297,7 @@ def review_media(
 ) -> Response:
     """The item's image for display: blurred and greyscale unless revealed (recorded)."""
     data, count = state.queue.media(item_id, who, reveal)
-    colour = reveal in (Reveal.COLOUR, Reveal.FULL)
-    sharp = reveal in (Reveal.SHARP, Reveal.FULL)
-    image = render(data, colour=colour, sharp=sharp, max_pixels=state.settings.max_pixels)
+    image = render(data, reveal, max_pixels=state.settings.max_pixels)
     headers = {"Cache-Control": "no-store", "X-Bastion-Reveals": str(count)}
     return Response(image, media_type="image/jpeg", headers=headers)
 

@@ -125,12 +125,7 @@ def _shown(request: Request, who: Principal, item: Item, view: str) -> dict[str,
         return context
     data, _ = state.queue.media(item.id, who, VIEWS[view])
     try:
-        picture = render(
-            data,
-            colour=view in ("colour", "full"),
-            sharp=view in ("sharp", "full"),
-            max_pixels=state.settings.max_pixels,
-        )
+        picture = render(data, VIEWS[view], max_pixels=state.settings.max_pixels)
     except NotAnImage:
         context["problem"] = f"No preview for {item.media_type}; see its hashes and matches."
         return context
