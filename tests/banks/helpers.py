@@ -11,10 +11,25 @@ from bastion.store import Store
 
 
 def import_text(
-    store: Store, bank: str, fmt: str, document: str, *, dry_run: bool = False
+    store: Store,
+    bank: str,
+    fmt: str,
+    document: str,
+    *,
+    dry_run: bool = False,
+    source: str | None = None,
+    replace_labels: bool = False,
 ) -> ImportReport:
     items = get_format(fmt).read(io.BytesIO(document.encode()))
-    return import_records(store, bank, items, source=f"test.{fmt}", format=fmt, dry_run=dry_run)
+    return import_records(
+        store,
+        bank,
+        items,
+        source=source or f"test.{fmt}",
+        format=fmt,
+        dry_run=dry_run,
+        replace_labels=replace_labels,
+    )
 
 
 def flip_bits(hex_hash: str, count: int) -> str:
