@@ -8,26 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bastion.cli import app
-from bastion.config import Settings
 from tests.banks.helpers import flip_bits
 from tests.formats import samples as s
 from tests.images import encode, photo_like
-
-
-@pytest.fixture
-def bastion(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run the CLI against the test store; returns the Result."""
-    monkeypatch.setenv("BASTION_HOME", str(settings.home))
-    monkeypatch.setenv("BASTION_DATABASE_URL", settings.store_url)
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), input=input)
-
-    return invoke
 
 
 def test_bank_lifecycle(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

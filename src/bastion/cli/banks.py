@@ -20,13 +20,23 @@ from bastion.banks.bank import ImportSummary
 from bastion.banks.entries import add_signals, export_entries, withdraw_signals
 from bastion.banks.importer import ImportReport
 from bastion.banks.labels import format_labels
-from bastion.cli.common import fail, load_settings, open_store, stderr, user_errors
+from bastion.cli.common import (
+    KeyframesOption,
+    PruneOption,
+    fail,
+    load_settings,
+    open_store,
+    stderr,
+    user_errors,
+    video_options,
+)
 from bastion.cli.outcome import exit_for
 from bastion.fingerprint import Signal
 from bastion.formats import FORMATS, detect_format, get_format
 from bastion.formats.detect import HEAD_BYTES
 from bastion.formats.records import Reject
 from bastion.hashing import hash_file
+from bastion.media.video import VideoOptions
 from bastion.signals.types import normalize_signal, parse_signal
 
 bank_app = typer.Typer(help="Manage banks of known hashes.", no_args_is_help=True)
@@ -329,7 +339,7 @@ def export_command(
 
 
 def _signals_of(
-    targets: list[str], *, low_quality_pdq: bool
+    targets: list[str], *, low_quality_pdq: bool, video: VideoOptions
 ) -> Iterator[tuple[Signal, str | None]]:
     """Signals named on the command line, each with the item it belongs to.
 
@@ -347,7 +357,7 @@ def _signals_of(
                 else:
                     yield parse_signal(target), None
             continue
-        fingerprint = hash_file(path, settings=settings)
+        fingerprint = hash_file(path, settings=settings, video=video)
         if fingerprint.video is not None and fingerprint.video.features:
             yield Signal("vpdq", fingerprint.video.signal_value), fingerprint.sha256
         if fingerprint.error is not None:
@@ -385,10 +395,36 @@ def add(
     allow_low_quality: Annotated[
         bool, typer.Option(help="Also add PDQ hashes of nearly flat images.")
     ] = False,
+    every_frame: Annotated[
+        bool,
+        typer.Option(
+            "--every-frame/--no-every-frame",
+            help="Hash every frame of a video, so that sampled re-edits of it match "
+            "(--no-every-frame: one frame a second).",
+        ),
+    ] = True,
+    frame_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--frame-interval",
+            min=0.0,
+            help="Seconds between hashed video frames, instead of every frame.",
+        ),
+    ] = None,
+    keyframes: KeyframesOption = False,
+    prune: PruneOption = None,
 ) -> None:
-    """Add hashes (or the hashes of files) to a bank."""
+    """Add hashes (or the hashes of files) to a bank.
+
+    A video is banked with every frame hashed by default: a query video is
+    sampled (one frame a second), and Meta's rule needs most of its frames
+    to be near some banked frame, which a banked sample of a re-edit misses.
+    """
     banks = _banks()
-    pairs = list(_signals_of(targets, low_quality_pdq=allow_low_quality))
+    interval = frame_interval if frame_interval is not None else 0.0 if every_frame else 1.0
+    with user_errors():
+        video = video_options(interval, False, keyframes, prune)
+    pairs = list(_signals_of(targets, low_quality_pdq=allow_low_quality, video=video))
     with user_errors():
         report = add_signals(
             banks.store,
@@ -404,9 +440,13 @@ def add(
 
 @bank_app.command("remove")
 def remove(name: str, targets: Targets) -> None:
-    """Withdraw hashes from a bank (a tombstone is kept; they stop matching)."""
+    """Withdraw hashes from a bank (a tombstone is kept; they stop matching).
+
+    A video file is hashed as ``bank add`` hashes it by default (every frame).
+    """
     banks = _banks()
-    signals = [signal for signal, _ in _signals_of(targets, low_quality_pdq=True)]
+    video = VideoOptions(interval=0.0)
+    signals = [signal for signal, _ in _signals_of(targets, low_quality_pdq=True, video=video)]
     with user_errors():
         count = withdraw_signals(banks.store, name, signals)
     stderr.print(f"withdrew {count} of {len(signals)} signals from {name}")
