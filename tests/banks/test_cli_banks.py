@@ -8,26 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bastion.cli import app
-from bastion.config import Settings
 from tests.banks.helpers import flip_bits
 from tests.formats import samples as s
 from tests.images import encode, photo_like
-
-
-@pytest.fixture
-def bastion(settings: Settings, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run the CLI against the test store; returns the Result."""
-    monkeypatch.setenv("BASTION_HOME", str(settings.home))
-    monkeypatch.setenv("BASTION_DATABASE_URL", settings.store_url)
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), input=input)
-
-    return invoke
 
 
 def test_bank_lifecycle(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -43,7 +27,7 @@ def test_bank_lifecycle(bastion, tmp_path: Path) -> None:  # type: ignore[no-unt
     doc.write_text(s.CSV_DOC)
     rejects = tmp_path / "rejects.csv"
     result = bastion("bank", "import", "known", str(doc), "--rejects", str(rejects))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # rows were rejected
     assert "3 added" in result.stderr
     assert "4 rejected" in result.stderr
     rows = list(csv.DictReader(rejects.open()))
@@ -124,3 +108,73 @@ def test_match_files_and_hashes(bastion, tmp_path: Path) -> None:  # type: ignor
     suppressed = bastion("match", "-f", "jsonl", str(image))
     assert json.loads(suppressed.stdout)["matches"] == []
     assert "4 matches suppressed by allowlist" in suppressed.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "expected"),
+    [
+        ("feed.xml", s.NCMEC_XML, "ncmec"),
+        ("set.json", s.VICS_2_0, "vics"),
+        ("records.json", s.STOPNCII_JSON, "stopncii"),
+        ("hashes.txt", s.TE_DOC, "te"),
+        ("list.csv", s.CSV_DOC, "csv"),
+    ],
+)
+def test_import_infers_the_format(  # type: ignore[no-untyped-def]
+    bastion, tmp_path: Path, name: str, document: str, expected: str
+) -> None:
+    bastion("bank", "create", "known")
+    path = tmp_path / name
+    path.write_text(document)
+    result = bastion("bank", "import", "known", str(path))
+    assert f"format: {expected} (detected" in result.stderr
+    assert result.exit_code == 1, result.output  # every sample has a rejected row
+    shown = json.loads(bastion("bank", "show", "known", "--json").stdout)
+    assert shown["last_import"]["format"] == expected
+    assert shown["active"] > 0
+
+
+def test_import_exit_codes(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bastion("bank", "create", "known")
+    clean = tmp_path / "clean.txt"
+    clean.write_text(f"md5 {s.MD5_A}\npdq {s.PDQ_A}\n")
+    assert bastion("bank", "import", "known", str(clean)).exit_code == 0
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("dear diary\n")
+    refused = bastion("bank", "import", "known", str(unknown))
+    assert refused.exit_code == 2
+    assert "cannot tell the list format" in refused.stderr
+    useless = tmp_path / "useless.txt"
+    useless.write_text("md5 xyz\nmd5 123\n")
+    failed = bastion("bank", "import", "known", str(useless))
+    assert failed.exit_code == 2
+    assert "none of its 2 rows could be used as te" in failed.stderr
+    empty = tmp_path / "empty.csv"
+    empty.write_text("signal_type,value\n")
+    assert bastion("bank", "import", "known", str(empty), "-f", "csv").exit_code == 2
+    shown = json.loads(bastion("bank", "show", "known", "--json").stdout)
+    assert (shown["imports"], shown["last_import"]["source"]) == (1, "clean.txt")
+
+
+def test_import_merges_labels_per_source(  # type: ignore[no-untyped-def]
+    bastion, tmp_path: Path
+) -> None:
+    bastion("bank", "create", "known")
+    first = tmp_path / "feed-day1.csv"
+    first.write_text(f"md5,{s.MD5_A},ncmec:A1\n")
+    other = tmp_path / "other.csv"
+    other.write_text(f"md5,{s.MD5_A},iwf:B\n")
+    second = tmp_path / "feed-day2.csv"
+    second.write_text(f"md5,{s.MD5_A},ncmec:A2\n")
+    assert bastion("bank", "import", "known", str(first), "--source", "feed").exit_code == 0
+    dry = bastion("bank", "import", "known", str(other), "--dry-run")
+    assert "line 1: ncmec:A1 -> iwf:B;ncmec:A1" in dry.stderr
+    assert "1 relabelled" in dry.stderr
+    assert bastion("bank", "import", "known", str(other)).exit_code == 0
+    assert bastion("bank", "import", "known", str(second), "--source", "feed").exit_code == 0
+    by_label = json.loads(bastion("bank", "show", "known", "--json").stdout)["by_label"]
+    assert by_label == {"iwf:B": 1, "ncmec:A2": 1}
+    replaced = bastion("bank", "import", "known", str(first), "--replace-labels")
+    assert replaced.exit_code == 0
+    by_label = json.loads(bastion("bank", "show", "known", "--json").stdout)["by_label"]
+    assert by_label == {"ncmec:A1": 1}

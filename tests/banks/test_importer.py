@@ -137,3 +137,15 @@ def test_add_withdraw_and_delete(banks: Banks) -> None:
     assert banks.delete("known") == 1
     assert [b.name for b in banks.list()] == ["allowed"]
     assert entry_count(banks.store) == 0
+
+
+def test_a_list_with_no_usable_row_is_refused_and_not_recorded(banks: Banks) -> None:
+    import_text(banks.store, "known", "csv", f"md5,{s.MD5_A}\n")
+    with pytest.raises(FormatError, match="none of its 2 rows could be used as csv"):
+        import_text(banks.store, "known", "csv", "bogus,1\nmd5,xyz\n")
+    with pytest.raises(FormatError, match="no csv rows found"):
+        import_text(banks.store, "known", "csv", "# only a comment\n")
+    stats = banks.stats("known")
+    assert stats.imports == 1
+    assert stats.last_import is not None
+    assert stats.last_import.added == 1

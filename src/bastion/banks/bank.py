@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bastion.banks.labels import parse_stored_labels
 from bastion.store import Store
 from bastion.store.models import Bank as BankRow
-from bastion.store.models import Entry, ImportRecord, LabelSet
+from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet
 
 DEFAULT_PDQ_THRESHOLD = 31
 #: Above this, unrelated photos start to match (random pairs sit near 128).
@@ -172,6 +172,8 @@ class Banks:
             ).scalar_one()
             # Explicit deletes: SQLite enforces ON DELETE CASCADE only with the
             # foreign_keys pragma, which another tool opening the file may lack.
+            entries = select(Entry.id).where(Entry.bank_id == row.id)
+            session.execute(delete(EntrySource).where(EntrySource.entry_id.in_(entries)))
             session.execute(delete(Entry).where(Entry.bank_id == row.id))
             session.execute(delete(ImportRecord).where(ImportRecord.bank_id == row.id))
             session.delete(row)

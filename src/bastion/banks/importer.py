@@ -4,27 +4,35 @@ Records are merged in batches, so a 10-million-line list needs memory for
 one batch only; the whole import is still a single transaction, so a
 document that turns out to be truncated half-way leaves the bank exactly as
 it was.  Rows that cannot be used are reported (where and why) while every
-valid row is kept.  Re-importing the same list changes nothing.
+valid row is kept.  Re-importing the same list changes nothing, and a list
+with no usable row changes nothing and is not recorded as an import.
+
+Each source keeps its own labels and external id for an entry
+(``entry_sources``); the entry's labels are the union over its sources, so
+a list that shares a hash with another adds to its labels and never wipes
+them.  A later version of the same source replaces that source's own
+labels; ``replace_labels`` makes the import's labels the entry's only ones.
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion.banks.bank import bank_row
-from bastion.banks.labels import format_labels
+from bastion.banks.labels import format_labels, parse_stored_labels
 from bastion.banks.stored import stored_form, stored_value
-from bastion.formats.records import DocumentVersion, ReadItem, Record, Reject
+from bastion.formats.records import DocumentVersion, FormatError, ReadItem, Record, Reject
 from bastion.store import Store
-from bastion.store.models import Entry, ImportRecord, LabelSet, table
+from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet, table
 
 BATCH_SIZE = 5000
 ENTRIES = table(Entry)
@@ -39,8 +47,23 @@ _UPDATE_ENTRY = (
         seq=bindparam("seq"),
     )
 )
-#: Rejects kept in the report itself; all of them go to ``on_reject``.
+SOURCES = table(EntrySource)
+_UPDATE_SOURCE = (
+    SOURCES.update()
+    .where(SOURCES.c.entry_id == bindparam("of_entry"), SOURCES.c.source == bindparam("of_source"))
+    .values(external_id=bindparam("external_id"), label_set_id=bindparam("label_set_id"))
+)
+#: Rejects (and label changes) kept in the report itself; all rejects go to ``on_reject``.
 REJECT_SAMPLE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LabelChange:
+    """An entry whose labels an import changes: where in the list, and from what to what."""
+
+    location: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -57,7 +80,10 @@ class ImportReport:
     withdrawn: int = 0
     unchanged: int = 0
     rejected: int = 0
+    #: Existing entries whose labels change (a part of updated and restored).
+    relabelled: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    label_changes: list[LabelChange] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -74,7 +100,12 @@ class ImportReport:
             "withdrawn": self.withdrawn,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "relabelled": self.relabelled,
             "rejects": [{"where": r.location, "reason": r.reason} for r in self.rejects],
+            "label_changes": [
+                {"where": c.location, "before": list(c.before), "after": list(c.after)}
+                for c in self.label_changes
+            ],
         }
 
     def reject(self, item: Reject, on_reject: Callable[[Reject], None] | None) -> None:
@@ -84,6 +115,11 @@ class ImportReport:
         if on_reject is not None:
             on_reject(item)
 
+    def relabel(self, change: LabelChange) -> None:
+        self.relabelled += 1
+        if len(self.label_changes) < REJECT_SAMPLE:
+            self.label_changes.append(change)
+
 
 class _LabelSets:
     """Ids of label combinations, created on first use and cached."""
@@ -91,6 +127,16 @@ class _LabelSets:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.ids: dict[str, int] = {}
+        self.labels: dict[int, tuple[str, ...]] = {}
+
+    def labels_of(self, label_set_id: int) -> tuple[str, ...]:
+        found = self.labels.get(label_set_id)
+        if found is None:
+            text = self.session.execute(
+                select(LabelSet.labels).where(LabelSet.id == label_set_id)
+            ).scalar_one()
+            found = self.labels[label_set_id] = parse_stored_labels(text)
+        return found
 
     def id_for(self, labels: tuple[str, ...]) -> int:
         text = format_labels(labels)
@@ -106,6 +152,7 @@ class _LabelSets:
                     pass  # a concurrent import created the same combination
                 found = self.session.execute(select_id).scalar_one()
             self.ids[text] = found
+            self.labels[found] = tuple(labels)
         return found
 
 
@@ -120,8 +167,15 @@ class _Merger:
         seq: int,
         report: ImportReport,
         on_reject: Callable[[Reject], None] | None,
+        *,
+        source: str,
+        replace_labels: bool,
     ) -> None:
         self.session = session
+        self.source = source
+        self.replace_labels = replace_labels
+        #: Records (signals and tombstones) taken from the list.
+        self.records = 0
         self.bank_id = bank_id
         self.import_id = import_id
         self.seq = seq
@@ -133,6 +187,7 @@ class _Merger:
         self.pending_tombstones: list[Record] = []
 
     def add(self, record: Record) -> None:
+        self.records += 1
         if record.signal is None:
             if self.pending:
                 self.flush()
@@ -180,13 +235,17 @@ class _Merger:
                 )
             )
         }
+        sources = self._sources_of([row.id for row in existing.values()])
+        new: list[Record] = []
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        source_inserts: list[dict[str, Any]] = []
+        source_updates: list[dict[str, Any]] = []
         for key, record in latest.items():
             assert record.signal is not None
-            label_set_id = self.label_sets.id_for(record.labels)
             row = existing.get(key)
             if row is None:
+                new.append(record)
                 inserts.append(
                     {
                         "bank_id": self.bank_id,
@@ -194,7 +253,7 @@ class _Merger:
                         "value": key[1],
                         "payload": stored_form(record.signal)[1],
                         "external_id": record.external_id,
-                        "label_set_id": label_set_id,
+                        "label_set_id": self.label_sets.id_for(record.labels),
                         "added_at": self.now,
                         "withdrawn_at": self.now if record.withdrawn else None,
                         "import_id": self.import_id,
@@ -207,8 +266,24 @@ class _Merger:
             if row.import_id == self.import_id and row.seq == self.seq:
                 self._duplicate(record, "duplicate of an earlier row of this list")
                 continue
+            said = sources[row.id]
+            own = said.pop(self.source, None)
+            own_now = (record.external_id or (own[0] if own else None), self._set_id(record))
+            cleared = [s for s, (_, labels) in said.items() if labels != self._set_id(())]
+            if self.replace_labels:
+                labels = record.labels
+            else:
+                others = (self.label_sets.labels_of(set_id) for _, set_id in said.values())
+                labels = tuple(sorted(set(record.labels).union(*others)))
+            label_set_id = self.label_sets.id_for(labels)
             external_id = record.external_id or row.external_id
             was_withdrawn = row.withdrawn_at is not None
+            changed = (
+                row.label_set_id != label_set_id
+                or row.external_id != external_id
+                or own != own_now
+                or (self.replace_labels and bool(cleared))
+            )
             if record.withdrawn:
                 if was_withdrawn:
                     self.report.unchanged += 1
@@ -216,11 +291,14 @@ class _Merger:
                 self.report.withdrawn += 1
             elif was_withdrawn:
                 self.report.restored += 1
-            elif row.label_set_id != label_set_id or row.external_id != external_id:
+            elif changed:
                 self.report.updated += 1
             else:
                 self.report.unchanged += 1
                 continue
+            if row.label_set_id != label_set_id:
+                before = self.label_sets.labels_of(row.label_set_id)
+                self.report.relabel(LabelChange(record.location, before, labels))
             updates.append(
                 {
                     "entry_id": row.id,
@@ -231,19 +309,72 @@ class _Merger:
                     "seq": self.seq,
                 }
             )
+            mine = {"external_id": own_now[0], "label_set_id": own_now[1]}
+            if own is None:
+                source_inserts.append({"entry_id": row.id, "source": self.source, **mine})
+            elif own != own_now:
+                source_updates.append({"of_entry": row.id, "of_source": self.source, **mine})
+            if self.replace_labels:
+                source_updates.extend(
+                    {
+                        "of_entry": row.id,
+                        "of_source": other,
+                        "external_id": said[other][0],
+                        "label_set_id": self._set_id(()),
+                    }
+                    for other in cleared
+                )
         connection = self.session.connection()
         if inserts:
-            connection.execute(ENTRIES.insert(), inserts)
+            statement = ENTRIES.insert().returning(ENTRIES.c.id, sort_by_parameter_order=True)
+            ids = connection.execute(statement, inserts).scalars().all()
+            source_inserts.extend(
+                {
+                    "entry_id": entry_id,
+                    "source": self.source,
+                    "external_id": record.external_id,
+                    "label_set_id": self._set_id(record),
+                }
+                for entry_id, record in zip(ids, new, strict=True)
+            )
         if updates:
             connection.execute(_UPDATE_ENTRY, updates)
+        if source_inserts:
+            connection.execute(SOURCES.insert(), source_inserts)
+        if source_updates:
+            connection.execute(_UPDATE_SOURCE, source_updates)
+
+    def _set_id(self, record: Record | tuple[str, ...]) -> int:
+        """The label set id of a record's labels (or of given labels)."""
+        return self.label_sets.id_for(record.labels if isinstance(record, Record) else record)
+
+    def _sources_of(self, entry_ids: list[int]) -> dict[int, dict[str, tuple[str | None, int]]]:
+        """What each source says of these entries: source -> (external id, label set id)."""
+        said: dict[int, dict[str, tuple[str | None, int]]] = defaultdict(dict)
+        if entry_ids:
+            for entry_id, source, external_id, label_set_id in self.session.execute(
+                select(
+                    EntrySource.entry_id,
+                    EntrySource.source,
+                    EntrySource.external_id,
+                    EntrySource.label_set_id,
+                ).where(EntrySource.entry_id.in_(entry_ids))
+            ):
+                said[entry_id][source] = (external_id, label_set_id)
+        return said
 
     def _withdraw_external(self, tombstones: list[Record]) -> None:
+        """Withdraw the items these tombstones name, by this source's ids for them
+        (or the id an entry was last given, as before sources were kept apart)."""
         ids = {record.external_id for record in tombstones if record.external_id}
+        named_here = select(EntrySource.entry_id).where(
+            EntrySource.source == self.source, EntrySource.external_id.in_(ids)
+        )
         result = self.session.execute(
             update(Entry)
             .where(
                 Entry.bank_id == self.bank_id,
-                Entry.external_id.in_(ids),
+                or_(Entry.external_id.in_(ids), Entry.id.in_(named_here)),
                 Entry.withdrawn_at.is_(None),
             )
             .values(withdrawn_at=self.now, seq=self.seq, import_id=self.import_id)
@@ -266,12 +397,16 @@ def import_records(
     format: str,
     version: str | None = None,
     dry_run: bool = False,
+    replace_labels: bool = False,
     on_reject: Callable[[Reject], None] | None = None,
 ) -> ImportReport:
     """Merge ``items`` into ``bank`` in one transaction (rolled back when ``dry_run``).
 
-    Raises ``BankNotFound`` before reading anything, and lets a reader's
-    ``FormatError`` through after rolling everything back.
+    ``source`` names the list: its labels and ids are kept apart from other
+    sources' (see the module's docstring).  Raises ``BankNotFound`` before
+    reading anything, and lets a reader's ``FormatError`` through after
+    rolling everything back; a list with no usable row is a ``FormatError``
+    too, and leaves no import record.
     """
     report = ImportReport(bank, source, format, dry_run, version)
     started = time.perf_counter()
@@ -291,7 +426,16 @@ def import_records(
             )
             session.add(record_row)
             session.flush()
-            merger = _Merger(session, bank_id, record_row.id, seq, report, on_reject)
+            merger = _Merger(
+                session,
+                bank_id,
+                record_row.id,
+                seq,
+                report,
+                on_reject,
+                source=source,
+                replace_labels=replace_labels,
+            )
             for item in items:
                 if isinstance(item, DocumentVersion):
                     report.version = report.version or item.value
@@ -302,6 +446,8 @@ def import_records(
                 else:
                     merger.add(item)
             merger.flush()
+            if not merger.records:
+                raise FormatError(_nothing_usable(report))
             for name in ("added", "updated", "restored", "withdrawn", "unchanged", "rejected"):
                 setattr(record_row, name, getattr(report, name))
             record_row.version = report.version
@@ -315,3 +461,12 @@ def import_records(
             session.commit()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _nothing_usable(report: ImportReport) -> str:
+    if not report.rows:
+        return f"{report.source}: no {report.format} rows found; nothing imported"
+    return (
+        f"{report.source}: none of its {report.rows:,} rows could be used as {report.format} "
+        f"({report.rejected:,} rejected); nothing imported"
+    )

@@ -19,11 +19,24 @@ from bastion.banks import Bank, BankKind, Banks, import_records
 from bastion.banks.bank import ImportSummary
 from bastion.banks.entries import add_signals, export_entries, withdraw_signals
 from bastion.banks.importer import ImportReport
-from bastion.cli.common import fail, load_settings, open_store, stderr, user_errors
+from bastion.banks.labels import format_labels
+from bastion.cli.common import (
+    KeyframesOption,
+    PruneOption,
+    fail,
+    load_settings,
+    open_store,
+    stderr,
+    user_errors,
+    video_options,
+)
+from bastion.cli.outcome import exit_for
 from bastion.fingerprint import Signal
-from bastion.formats import FORMATS, get_format
+from bastion.formats import FORMATS, detect_format, get_format
+from bastion.formats.detect import HEAD_BYTES
 from bastion.formats.records import Reject
 from bastion.hashing import hash_file
+from bastion.media.video import VideoOptions
 from bastion.signals.types import normalize_signal, parse_signal
 
 bank_app = typer.Typer(help="Manage banks of known hashes.", no_args_is_help=True)
@@ -174,21 +187,43 @@ class _ProgressReader:
 def import_command(
     name: str,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The list.")],
-    fmt: FormatName = "csv",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"One of: {', '.join(FORMATS)} (default: told from the content).",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would change; change nothing.")
     ] = False,
     list_version: Annotated[
         str | None, typer.Option("--list-version", help="Version of the list, when not in it.")
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the list (default: the file's name); a later import under the same "
+            "name replaces the labels this list gave, other lists' labels are kept."
+        ),
+    ] = None,
+    replace_labels: Annotated[
+        bool,
+        typer.Option("--replace-labels", help="Make this list's labels the entries' only labels."),
+    ] = False,
     rejects: Annotated[
         Path | None, typer.Option(help="Write every rejected row (location, reason) as CSV.")
     ] = None,
 ) -> None:
-    """Import a list into a bank: one transaction, rejected rows reported, idempotent."""
+    """Import a list into a bank: one transaction, rejected rows reported, idempotent.
+
+    Exits 0 when every row was taken, 1 when some rows were rejected, and 2
+    when nothing was imported (unknown format, no usable row).
+    """
     banks = _banks()
     with user_errors():
-        list_format = get_format(fmt)
+        list_format = get_format(fmt or _detected_format(file))
         banks.get(name)
     reject_file = rejects.open("w", newline="") if rejects else None
     reject_writer = csv.writer(reject_file) if reject_file else None
@@ -222,10 +257,11 @@ def import_command(
                 banks.store,
                 name,
                 list_format.read(stream),  # type: ignore[arg-type]
-                source=file.name,
+                source=source or file.name,
                 format=list_format.name,
                 version=list_version,
                 dry_run=dry_run,
+                replace_labels=replace_labels,
                 on_reject=on_reject,
             )
     finally:
@@ -235,7 +271,28 @@ def import_command(
         stderr.print(
             f"... and {shown - 20} more rejected rows" + (f" (all in {rejects})" if rejects else "")
         )
+    if report.dry_run:
+        _print_label_changes(report)
     _print_report(report)
+    exit_for(report.rejected)
+
+
+def _detected_format(file: Path) -> str:
+    with file.open("rb") as stream:
+        name = detect_format(stream.read(HEAD_BYTES))
+    stderr.print(f"format: {name} (detected; --format to choose another)", highlight=False)
+    return name
+
+
+def _print_label_changes(report: ImportReport, shown: int = 20) -> None:
+    for change in report.label_changes[:shown]:
+        before = format_labels(change.before) or "(none)"
+        after = format_labels(change.after) or "(none)"
+        stderr.print(
+            f"[cyan]relabel[/cyan] {change.location}: {before} -> {after}", highlight=False
+        )
+    if report.relabelled > shown:
+        stderr.print(f"... and {report.relabelled - shown:,} more label changes")
 
 
 def _print_report(report: ImportReport) -> None:
@@ -244,6 +301,7 @@ def _print_report(report: ImportReport) -> None:
     stderr.print(
         f"{report.bank}: {report.rows:,} rows in {report.seconds:.1f} s ({rate:,.0f}/s); "
         f"{verb}: {report.added:,} added, {report.updated:,} updated, "
+        f"{report.relabelled:,} relabelled, "
         f"{report.restored:,} restored, {report.withdrawn:,} withdrawn; "
         f"{report.unchanged:,} unchanged, {report.rejected:,} rejected"
         + (" [bold](dry run: nothing saved)[/bold]" if report.dry_run else ""),
@@ -281,7 +339,7 @@ def export_command(
 
 
 def _signals_of(
-    targets: list[str], *, low_quality_pdq: bool
+    targets: list[str], *, low_quality_pdq: bool, video: VideoOptions
 ) -> Iterator[tuple[Signal, str | None]]:
     """Signals named on the command line, each with the item it belongs to.
 
@@ -299,7 +357,7 @@ def _signals_of(
                 else:
                     yield parse_signal(target), None
             continue
-        fingerprint = hash_file(path, settings=settings)
+        fingerprint = hash_file(path, settings=settings, video=video)
         if fingerprint.video is not None and fingerprint.video.features:
             yield Signal("vpdq", fingerprint.video.signal_value), fingerprint.sha256
         if fingerprint.error is not None:
@@ -337,10 +395,36 @@ def add(
     allow_low_quality: Annotated[
         bool, typer.Option(help="Also add PDQ hashes of nearly flat images.")
     ] = False,
+    every_frame: Annotated[
+        bool,
+        typer.Option(
+            "--every-frame/--no-every-frame",
+            help="Hash every frame of a video, so that sampled re-edits of it match "
+            "(--no-every-frame: one frame a second).",
+        ),
+    ] = True,
+    frame_interval: Annotated[
+        float | None,
+        typer.Option(
+            "--frame-interval",
+            min=0.0,
+            help="Seconds between hashed video frames, instead of every frame.",
+        ),
+    ] = None,
+    keyframes: KeyframesOption = False,
+    prune: PruneOption = None,
 ) -> None:
-    """Add hashes (or the hashes of files) to a bank."""
+    """Add hashes (or the hashes of files) to a bank.
+
+    A video is banked with every frame hashed by default: a query video is
+    sampled (one frame a second), and Meta's rule needs most of its frames
+    to be near some banked frame, which a banked sample of a re-edit misses.
+    """
     banks = _banks()
-    pairs = list(_signals_of(targets, low_quality_pdq=allow_low_quality))
+    interval = frame_interval if frame_interval is not None else 0.0 if every_frame else 1.0
+    with user_errors():
+        video = video_options(interval, False, keyframes, prune)
+    pairs = list(_signals_of(targets, low_quality_pdq=allow_low_quality, video=video))
     with user_errors():
         report = add_signals(
             banks.store,
@@ -356,9 +440,13 @@ def add(
 
 @bank_app.command("remove")
 def remove(name: str, targets: Targets) -> None:
-    """Withdraw hashes from a bank (a tombstone is kept; they stop matching)."""
+    """Withdraw hashes from a bank (a tombstone is kept; they stop matching).
+
+    A video file is hashed as ``bank add`` hashes it by default (every frame).
+    """
     banks = _banks()
-    signals = [signal for signal, _ in _signals_of(targets, low_quality_pdq=True)]
+    video = VideoOptions(interval=0.0)
+    signals = [signal for signal, _ in _signals_of(targets, low_quality_pdq=True, video=video)]
     with user_errors():
         count = withdraw_signals(banks.store, name, signals)
     stderr.print(f"withdrew {count} of {len(signals)} signals from {name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bastion.formats.csv_format import CsvFormat
+from bastion.formats.detect import detect_format
 from bastion.formats.ncmec import NcmecFormat
 from bastion.formats.records import FormatError, ListFormat
 from bastion.formats.stopncii import StopNciiFormat
@@ -21,4 +22,4 @@ def get_format(name: str) -> ListFormat:
         raise FormatError(f"unknown format {name!r} (known: {', '.join(FORMATS)})") from None
 
 
-__all__ = ["FORMATS", "FormatError", "ListFormat", "get_format"]
+__all__ = ["FORMATS", "FormatError", "ListFormat", "detect_format", "get_format"]

@@ -111,6 +111,9 @@ class Entry(Base):
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_entries_bank_signal"),
         Index("ix_entries_bank_external", "bank_id", "external_id"),
         Index("ix_entries_seq", "seq"),
+        # Ids are never handed out twice, even after a bank is deleted: results
+        # and HMA clients keep entry ids (PostgreSQL sequences never reuse).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -121,8 +124,8 @@ class Entry(Base):
     value: Mapped[str] = mapped_column(Text)
     #: ... and then the value itself here (see ``bastion.banks.stored``).
     payload: Mapped[str | None] = mapped_column(Text)
-    #: The list's own id for the item (NCMEC entry id, Project VIC MediaID),
-    #: which its tombstones refer to.
+    #: The latest list's own id for the item (NCMEC entry id, Project VIC
+    #: MediaID); every source's own id is kept in ``entry_sources``.
     external_id: Mapped[str | None] = mapped_column(Text)
     label_set_id: Mapped[int] = mapped_column(ForeignKey("label_sets.id"))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -131,6 +134,27 @@ class Entry(Base):
         ForeignKey("imports.id", ondelete="SET NULL"), index=True
     )
     seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class EntrySource(Base):
+    """What one source (a list, a person, an HMA client) says of an entry.
+
+    Lists that share a hash each keep their own id for the item and their own
+    labels; the entry's labels are the union over its sources, so one list
+    never wipes another's labels, and a list's tombstone finds the entry by
+    its own id.
+    """
+
+    __tablename__ = "entry_sources"
+    __table_args__ = (Index("ix_entry_sources_external", "external_id"),)
+
+    entry_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The import's source (``--source``, by default the list's file name).
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    label_set_id: Mapped[int] = mapped_column(ForeignKey("label_sets.id"))
 
 
 # --- people, keys and what they did (the service) ---------------------------
