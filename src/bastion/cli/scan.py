@@ -177,7 +177,8 @@ def scan_command(
                 progress=lambda n: progress.advance(task, n),
             )
         except ScanError as exc:
-            stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+            progress.stop()
+            stderr.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             progress.stop()

@@ -190,7 +190,7 @@ class _IdCheck:
                 self.container, self.first = container, {}
             earlier = self.first.setdefault(sample, position)
             if earlier != position:
-                repeated[number] = f"id also names row {earlier}; ids must be unique"
+                repeated[number] = f"id also names row {earlier}"
         if not repeated:
             return table
         rows = table.to_pylist()
