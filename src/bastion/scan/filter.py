@@ -118,7 +118,7 @@ def filter_scan(scan_dir: Path, out: Path, *, keep_unchecked: bool = False) -> F
     out.mkdir(parents=True, exist_ok=True)
     report = FilterReport(str(scan_dir), str(out))
     done: set[str] = set()
-    with (out / REMOVED).open("w") as removed_list:
+    with (out / REMOVED).open("w", encoding="utf-8") as removed_list:
         groups = groupby(iter_rows(results, _COLUMNS), key=lambda row: row["container"])
         for container, rows in groups:
             if container is None:

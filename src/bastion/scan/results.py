@@ -238,7 +238,7 @@ def summarize(results: Path, removal_list: Path, *, include_low_quality: bool) -
         "error_code", "provenance", "sample_id", "container",
     ]  # fmt: skip
     temporary = removal_list.with_suffix(".tmp")
-    with temporary.open("w") as removal:
+    with temporary.open("w", encoding="utf-8") as removal:
         for row in iter_rows(results, columns):
             statuses[row["status"]] += 1
             if row["provenance"]:
