@@ -54,7 +54,8 @@ def test_unreachable_ray_cluster_fails_fast(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="the Ray engine needs the [ray] extra")
     (tmp_path / "a.jpg").write_bytes(jpeg(1))
     # Port 1 on loopback: nothing listens, so the connection is refused at once.
-    args = ["scan", str(tmp_path / "a.jpg"), "--out", str(tmp_path / "o"), "--engine", "ray"]
+    args = ["scan", str(tmp_path / "a.jpg"), "--out", str(tmp_path / "o"), "--no-banks"]
+    args += ["--engine", "ray"]
     result = runner.invoke(app, [*args, "--ray-address", "127.0.0.1:1"])
     assert result.exit_code == 2
     assert "cannot reach the Ray cluster at 127.0.0.1:1" in " ".join(result.stderr.split())
