@@ -58,6 +58,9 @@ class ScanResult:
     error: ItemError | None = None
     skip_reason: str | None = None
     provenance: Assessment | None = None
+    #: Blocklist matches an allowlist entry suppressed: not matches, but the
+    #: item was not checked against those entries either.
+    suppressed: tuple[Match, ...] = ()
 
     @property
     def verdict(self) -> str:
@@ -88,12 +91,14 @@ class ScanResult:
             "sha256": fp.sha256 if fp else None,
             "pdq": fp.pdq if fp else None,
             "pdq_quality": fp.pdq_quality if fp else None,
+            "low_quality": fp.low_quality if fp else None,
             "video_frames": len(video.features) if video else None,
             "video_duration": video.duration if video else None,
             "vpdq": video.signal_value if video and video.features else None,
             "video_note": video.stopped if video else None,
             "matched": bool(self.matches),
             "matches": [m.to_dict() for m in self.matches],
+            "suppressed": [m.to_dict() for m in self.suppressed],
             "provenance": self.provenance.level if self.provenance else None,
             "provenance_summary": self.provenance.summary if self.provenance else None,
             "provenance_evidence": json.dumps(
@@ -113,11 +118,13 @@ def scan_item(
     include_low_quality: bool = False,
     provenance: InspectOptions | None = None,
     video: VideoOptions | None = None,
+    dihedral: bool = False,
 ) -> ScanResult:
     """Hash, match and assess one item; never raises for a bad item.
 
     ``provenance`` None skips the provenance readers (``bastion scan
-    --no-provenance``); ``video`` says which frames of a video are hashed.
+    --no-provenance``); ``video`` says which frames of a video are hashed;
+    ``dihedral`` matches rotated and flipped copies too.
     """
     if item.skipped is not None:
         return ScanResult(item.item_id, item.source, Status.SKIPPED, skip_reason=item.skipped)
@@ -126,10 +133,12 @@ def scan_item(
     try:
         data = _in_memory(item, settings)
         if data is None and item.path is not None:
-            fingerprint = hash_file(item.path, settings=settings, video=video)
+            fingerprint = hash_file(item.path, settings=settings, dihedral=dihedral, video=video)
         else:
             name = item.name or (item.path.name if item.path else None)
-            fingerprint = hash_bytes(data or b"", name=name, settings=settings, video=video)
+            fingerprint = hash_bytes(
+                data or b"", name=name, settings=settings, dihedral=dihedral, video=video
+            )
     except OSError as exc:
         problem = ItemError("unreadable", exc.strerror or str(exc))
         return ScanResult(item.item_id, item.source, Status.ERROR, error=problem)
@@ -140,9 +149,10 @@ def scan_item(
     if provenance is not None:
         assessment = _assess(data, fingerprint.media_type, settings, provenance)
     matches: tuple[Match, ...] = ()
+    suppressed: tuple[Match, ...] = ()
     if index is not None:
         outcome = match_outcome(fingerprint, index, include_low_quality=include_low_quality)
-        matches = outcome.matches
+        matches, suppressed = outcome.matches, outcome.suppressed
         if assessment is not None and (named := model_signals(list(assessment.evidence))):
             # Models the metadata names by hash, matched against model banks.
             known = {m.entry_id for m in matches}
@@ -159,6 +169,7 @@ def scan_item(
         matches,
         error=fingerprint.error,
         provenance=assessment,
+        suppressed=suppressed,
     )
 
 

@@ -10,6 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bastion.banks import Banks, Index
+from bastion.banks.entries import add_signals
+from bastion.config import Settings
+from bastion.hashing import hash_bytes
+from bastion.store import Store
 from tests.images import encode, photo_like
 
 
@@ -55,3 +60,15 @@ def write_parquet(path: Path, images: list[bytes | None], ids: list[str]) -> Pat
     table = pa.table({"key": ids, "jpg": pa.array(images, type=pa.binary())})
     pq.write_table(table, path, row_group_size=7)
     return path
+
+
+def png(seed: int, size: tuple[int, int] = (160, 120)) -> bytes:
+    return encode(photo_like(size[0], size[1], seed), "PNG")
+
+
+def banked_index(settings: Settings, images: list[bytes], bank: str = "known") -> Index:
+    """An index whose blocklist ``bank`` holds the MD5 of each of ``images``."""
+    store = Store.open(settings)
+    Banks(store).create(bank)
+    add_signals(store, bank, [hash_bytes(image).signals[0] for image in images])
+    return Index.open(store, settings)

@@ -105,7 +105,8 @@ def test_webdataset_samples_by_key(tmp_path: Path, scan_settings: Settings) -> N
     assert_accounted(summary, rows)
     assert summary["hashed"] == 21
     assert summary["skipped"] == 1
-    assert rows[0]["item_id"].endswith("data-000000.tar#000000")
+    assert rows[0]["item_id"].endswith("data-000000.tar#000000.jpg")
+    assert rows[0]["sample_id"].endswith("data-000000.tar#000000")
     assert summary["skipped_by_reason"] == {"sample-without-image": 1}
 
 

@@ -1,6 +1,7 @@
 """The ``bastion`` command line: thin wrappers over the library."""
 
 from bastion.cli import demo as _demo  # registers `bastion demo`
+from bastion.cli import filter as _filter  # registers `bastion filter`
 from bastion.cli import inspect as _inspect  # registers `bastion inspect`
 from bastion.cli import match as _match  # registers `bastion match`
 from bastion.cli import scan as _scan  # registers `bastion scan`
@@ -15,4 +16,4 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 
 __all__ = ["app"]
-del _demo, _inspect, _match, _scan
+del _demo, _filter, _inspect, _match, _scan

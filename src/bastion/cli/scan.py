@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,9 +27,14 @@ from bastion.cli.common import (
     user_errors,
     video_options,
 )
+from bastion.cli.outcome import exit_for, require_blocklist
 from bastion.progress import RateColumn
 from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
+from bastion.scan.results import committed_rows
 from bastion.scan.sources import SourceKind, SourceOptions, count_items
+
+#: The shell's status for a run stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
 
 
 def bank_versions(banks: Banks, index: Index) -> dict[str, Any]:
@@ -57,13 +64,25 @@ def scan_command(
         list[str],
         typer.Argument(
             help="Files, directories, zip/tar archives, webdataset shards "
-            "(data-{000000..000099}.tar) or Parquet files/directories."
+            "(data-{000000..000099}.tar, a glob, a folder of shards such as "
+            "img2dataset's output) or Parquet files/directories."
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")],
     bank: Annotated[
         list[str] | None, typer.Option("--bank", help="Match only these banks (default: all).")
     ] = None,
+    no_banks: Annotated[
+        bool,
+        typer.Option("--no-banks", help="Hash without matching (else an empty store is refused)."),
+    ] = False,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Scan without SOURCEs that do not exist (listed in the summary).",
+        ),
+    ] = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="Also write results.jsonl.")] = False,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted scan in --out.")
@@ -84,6 +103,9 @@ def scan_command(
     include_low_quality: Annotated[
         bool, typer.Option(help="Match PDQ hashes of nearly flat images too.")
     ] = False,
+    dihedral: Annotated[
+        bool, typer.Option("--dihedral", help="Also match rotated and flipped copies.")
+    ] = False,
     provenance: Annotated[
         bool, typer.Option(help="Assess each item's provenance (C2PA, XMP, generator metadata).")
     ] = True,
@@ -97,27 +119,31 @@ def scan_command(
     """Hash and match every item of the SOURCEs; write results, summary and removal list.
 
     DIR gets results.parquet (one row per item), summary.json and
-    removal-list.txt (ids of matched items, one per line).  Killed scans
-    continue with --resume and produce exactly the rows of an uninterrupted run.
-    Videos (files and archive members) get a vPDQ hash, one frame a second.
+    removal-list.txt (ids of matched samples, one per line, escaped).  Killed
+    scans continue with --resume and produce exactly the rows of an
+    uninterrupted run.  Videos (files and archive members) get a vPDQ hash,
+    one frame a second.  Exit status: 0 every item checked, 1 some not
+    (counted by reason), 2 nothing ran (docs/exit-codes.md).
     """
     settings = load_settings()
-    options = SourceOptions(source_kind, image_column, id_column)
+    options = SourceOptions(source_kind, image_column, id_column, allow_missing)
     with user_errors():
         store = open_store(settings)
         with stderr.status("loading the match index"):
             index = Index.open(store, settings)
         if bank:
             index.restrict(bank)
+        require_blocklist(index, settings, no_banks=no_banks)
         plan = ScanPlan(
             sources,
             options,
-            bank_versions(Banks(store), index),
-            include_low_quality,
-            provenance,
-            watermarks,
-            include_prompts,
-            video_options(frame_interval, every_frame, keyframes, prune),
+            {} if no_banks else bank_versions(Banks(store), index),
+            include_low_quality=include_low_quality,
+            dihedral=dihedral,
+            provenance=provenance,
+            watermarks=watermarks,
+            include_prompts=include_prompts,
+            video=video_options(frame_interval, every_frame, keyframes, prune),
         )
     total = count_items(sources, options)
     progress = Progress(
@@ -144,16 +170,33 @@ def scan_command(
                 plan,
                 out,
                 runner,
-                index=index,
+                index=None if no_banks else index,
                 settings=settings,
                 resume=resume,
                 jsonl=jsonl,
                 progress=lambda n: progress.advance(task, n),
             )
         except ScanError as exc:
-            stderr.print(f"[red]error:[/red] {exc}", highlight=False)
+            progress.stop()
+            stderr.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            progress.stop()
+            raise _interrupted(out) from None
     print_summary(summary, out)
+    exit_for(summary["unchecked"] + len(summary["missing_sources"]))
+
+
+def _interrupted(out: Path) -> typer.Exit:
+    """Say how far an interrupted scan got and how to go on from there."""
+    args = sys.argv[1:] + ([] if "--resume" in sys.argv else ["--resume"])
+    stderr.print(
+        f"[yellow]interrupted:[/yellow] {committed_rows(out):,} items are scanned and kept "
+        f"in {out}/parts; continue with\n  {shlex.join(['bastion', *args])}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(INTERRUPTED)
 
 
 def print_summary(summary: dict[str, Any], out: Path, *, as_json: bool = True) -> None:
@@ -169,8 +212,34 @@ def print_summary(summary: dict[str, Any], out: Path, *, as_json: bool = True) -
         stderr.print(f"  error {reason}: {count:,}", highlight=False)
     for reason, count in summary["skipped_by_reason"].items():
         stderr.print(f"  skipped {reason}: {count:,}", highlight=False)
+    if summary["low_quality"]:
+        stderr.print(
+            f"  not matched by PDQ, quality under the threshold: {summary['low_quality']:,}",
+            highlight=False,
+        )
+    if summary["suppressed_items"]:
+        stderr.print(
+            f"  matches suppressed by allowlists: {summary['suppressed_matches']:,} "
+            f"(on {summary['suppressed_items']:,} items)",
+            highlight=False,
+        )
+    for name in summary["missing_sources"]:
+        stderr.print(f"  missing source, not scanned: {name}", highlight=False)
+    if summary["matches"]:
+        by_signal = ", ".join(f"{t} {n:,}" for t, n in summary["matches_by_signal"].items())
+        stderr.print(
+            f"  {summary['matches']:,} matches ({by_signal}) on {summary['matched']:,} items; "
+            f"{summary['removed_samples']:,} samples in the removal list",
+            highlight=False,
+        )
     for name, count in summary["matches_by_bank"].items():
         stderr.print(f"  matches in {name}: {count:,}", highlight=False)
+    if summary["unchecked"]:
+        stderr.print(
+            f"[yellow]{summary['unchecked']:,} items were not fully checked[/yellow] "
+            "(see the counts above; exit status 1)",
+            highlight=False,
+        )
     stderr.print(f"results in {out}/ (results.parquet, summary.json, removal-list.txt)")
     if as_json:
         typer.echo(json.dumps(summary))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -32,7 +33,14 @@ from bastion.media.video import VideoOptions
 from bastion.pipeline import scan_item
 from bastion.provenance import InspectOptions
 from bastion.scan.results import UnitParts, finish, prepare_parts, summarize
-from bastion.scan.sources import SourceOptions, Unit, iter_units, unit_items
+from bastion.scan.sources import (
+    SourceOptions,
+    Unit,
+    check_sources,
+    iter_units,
+    missing_sources,
+    unit_items,
+)
 
 #: Rows per committed part: what a killed scan can lose and redo, per unit.
 BATCH_ROWS = 1000
@@ -54,6 +62,8 @@ class ScanPlan:
     options: SourceOptions
     banks: dict[str, Any] = field(default_factory=dict)
     include_low_quality: bool = False
+    #: Match rotated and flipped copies too (PDQ of all 8 orientations).
+    dihedral: bool = False
     #: Run the provenance readers; watermarks and prompts only on request.
     provenance: bool = True
     watermarks: bool = False
@@ -104,8 +114,11 @@ def scan_unit(number: int, unit: Unit, context: ScanContext, progress: Progress)
             include_low_quality=plan.include_low_quality,
             provenance=provenance,
             video=plan.video,
+            dihedral=plan.dihedral,
         )
-        batch.append(result.to_row())
+        row = result.to_row()
+        row.update(sample_id=item.sample_id, container=item.container, position=item.position)
+        batch.append(row)
         unreported += 1
         if unreported == PROGRESS_EVERY:
             progress(unreported)
@@ -129,6 +142,9 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(context: ScanContext, counter: Synchronized[int]) -> None:
+    # Ctrl-C is the driver's to handle: it stops the workers (their committed
+    # parts stay) and tells the user how to resume.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One BLAS thread per worker: N processes each spinning N BLAS threads
     # made a 2-worker scan 4x slower than a single process (measured).
     threadpool_limits(1)
@@ -160,14 +176,26 @@ def local_engine(workers: int) -> Engine:
         with ProcessPoolExecutor(
             workers, mp_context=fork, initializer=_init_worker, initargs=(context, counter)
         ) as pool:
-            for number, unit in jobs:
-                pending.add(pool.submit(_run_unit, number, unit))
-                while len(pending) >= workers * 2:
+            try:
+                for number, unit in jobs:
+                    pending.add(pool.submit(_run_unit, number, unit))
+                    while len(pending) >= workers * 2:
+                        pending, reported = _collect(pending, counter, reported, progress)
+                while pending:
                     pending, reported = _collect(pending, counter, reported, progress)
-            while pending:
-                pending, reported = _collect(pending, counter, reported, progress)
+            except KeyboardInterrupt:
+                _stop(pool)
+                raise
 
     return run
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the workers now rather than after their units (parts are committed atomically)."""
+    # Python 3.14 has pool.terminate_workers(); until then, the processes themselves.
+    for process in list((pool._processes or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _collect(
@@ -196,19 +224,31 @@ def run_scan(
     jsonl: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Write every row of the scan to ``out`` and return the summary."""
+    """Write every row of the scan to ``out`` and return the summary.
+
+    Refuses to start (:class:`ScanError`) when a source is missing (unless
+    ``allow_missing``; then the missing ones are listed in the summary) or a
+    Parquet file lacks the image or id column.
+    """
     plan_file = out / "scan.json"
     if (out / "summary.json").exists():
         if resume:
             return dict(json.loads((out / "summary.json").read_text()))
         raise ScanError(f"{out} already holds a finished scan; use another --out")
+    if problems := check_sources(plan.sources, plan.options):
+        raise ScanError("; ".join(problems))
+    # Left out with --allow-missing; a resume must leave out the same ones.
+    recorded = {**plan.to_json(), "missing_sources": missing_sources(plan.sources)}
     if plan_file.exists():
         if not resume:
             raise ScanError(f"{out} holds an interrupted scan; add --resume to continue it")
-        if json.loads(plan_file.read_text()) != plan.to_json():
-            raise ScanError(f"--resume with different sources, options or banks than {out}")
+        if json.loads(plan_file.read_text()) != recorded:
+            raise ScanError(
+                f"--resume with different sources, options or banks than {out} "
+                "(or sources that were missing have appeared)"
+            )
     out.mkdir(parents=True, exist_ok=True)
-    plan_file.write_text(json.dumps(plan.to_json(), indent=2))
+    plan_file.write_text(json.dumps(recorded, indent=2))
     done_before = prepare_parts(out)
     report = progress or (lambda _: None)
     report(done_before)
@@ -221,14 +261,23 @@ def run_scan(
     started = time.perf_counter()
     engine(jobs, context, report)
     seconds = time.perf_counter() - started
-    return _finish(out, plan, jsonl=jsonl, seconds=seconds, done_before=done_before)
+    missing = recorded["missing_sources"]
+    return _finish(out, plan, missing, jsonl=jsonl, seconds=seconds, done_before=done_before)
 
 
 def _finish(
-    out: Path, plan: ScanPlan, *, jsonl: bool, seconds: float, done_before: int
+    out: Path,
+    plan: ScanPlan,
+    missing: list[str],
+    *,
+    jsonl: bool,
+    seconds: float,
+    done_before: int,
 ) -> dict[str, Any]:
     results = finish(out, jsonl=jsonl)
-    counts = summarize(results, out / "removal-list.txt")
+    counts = summarize(
+        results, out / "removal-list.txt", include_low_quality=plan.include_low_quality
+    )
     new_rows = counts["seen"] - done_before
     summary = {
         **counts,
@@ -237,6 +286,9 @@ def _finish(
         "bastion_version": __version__,
         "banks": plan.banks,
         "sources": plan.sources,
+        # How the sources were read: ``bastion filter`` reads them again.
+        "options": plan.to_json()["options"],
+        "missing_sources": missing,
         "results": str(results),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -32,3 +32,18 @@ class ScanItem:
     #: The container says this is an image (a dataset's image column), so
     #: anything else is an error rather than a file of another type.
     expect_image: bool = False
+    #: Dataset items: the webdataset shard or Parquet file the item is in,
+    #: and the key a loader knows it by (a sample's key, a row's id).
+    container: str | None = None
+    key: str | None = None
+    #: Parquet items: the row's position in its file, which ``bastion
+    #: filter`` goes by (ids may be missing or repeated).
+    position: int | None = None
+
+    @property
+    def sample_id(self) -> str:
+        """What a loader drops when this item matches: ``shard#key`` for every
+        member of a webdataset sample, else the item's own id."""
+        if self.container is None or self.key is None:
+            return self.item_id
+        return f"{self.container}#{self.key}"

@@ -9,6 +9,7 @@ of several row groups is scanned as one unit per group, so workers share it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +83,20 @@ def iter_parquet(
             ids = batch.column(id_column).to_pylist() if id_column else None
             for offset, value in enumerate(images):
                 label = ids[offset] if ids is not None else row
-                item_id = f"{file}#{label}"
+                here = ScanItem(
+                    f"{file}#{label}", source, container=str(file), key=str(label), position=row
+                )
                 data = _image_bytes(value)
-                if data is None:
+                if label is None:
+                    # No id: no loader could drop this row by id, so it is not
+                    # passed as checked (``bastion filter`` goes by position).
+                    problem = ItemError("null-id", f"row {row} has no {id_column!r}")
+                    yield replace(here, item_id=f"{file}#<row {row}>", key=None, error=problem)
+                elif data is None:
                     problem = ItemError("missing-image", "the image column is empty here")
-                    yield ScanItem(item_id, source, error=problem)
+                    yield replace(here, error=problem)
                 else:
-                    yield ScanItem(item_id, source, data=data, expect_image=True)
+                    yield replace(here, data=data, expect_image=True)
                 row += 1
     except (pa.ArrowException, OSError) as exc:
         where = "" if row_group is None else f"row group {row_group}, "

@@ -1,18 +1,24 @@
 """Turn SOURCE arguments into scan items, in a fixed order.
 
 A SOURCE is a file, a directory (walked recursively, sorted), a zip or tar
-archive (members read in place), a webdataset shard or a pattern of shards,
-or a Parquet file or directory.  The order never changes between runs: a
-resumed scan skips exactly the items it already wrote.
+archive (members read in place), a webdataset shard, a pattern or glob of
+shards or a folder of them (img2dataset's output among them), or a Parquet
+file or directory.  The order never changes between runs: a resumed scan
+skips exactly the items it already wrote.
 """
 
 from __future__ import annotations
 
 import glob
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
@@ -40,23 +46,116 @@ class SourceOptions:
     kind: SourceKind = SourceKind.AUTO
     image_column: str = "jpg"
     id_column: str | None = None
+    #: Leave out sources that do not exist instead of refusing to start.
+    allow_missing: bool = False
+
+
+class SourceError(ValueError):
+    """SOURCEs that cannot be scanned as given: nothing should run."""
+
+
+def _is_pattern(source: str) -> bool:
+    return any(ch in source for ch in "*?[{")
 
 
 def expand_source(source: str, options: SourceOptions) -> list[str]:
-    """A shard pattern or glob as the sorted names it stands for; anything else as is."""
+    """A shard pattern or glob as the sorted names it stands for; anything else as is.
+
+    With ``allow_missing``, names that do not exist are left out.
+    """
     names = expand_shards(source)
     if any(ch in source for ch in "*?["):
         names = sorted(name for pattern in names for name in glob.glob(pattern))
-    return names or [source]
+    names = names or [source]
+    if options.allow_missing:
+        names = [name for name in names if os.path.lexists(name)]
+    return names
+
+
+def missing_sources(sources: list[str]) -> list[str]:
+    """The names SOURCEs stand for that do not exist (a glob matching nothing is one)."""
+    everything = SourceOptions()
+    return [
+        name
+        for source in sources
+        for name in expand_source(source, everything)
+        if not os.path.lexists(name)
+    ]
+
+
+def check_sources(sources: list[str], options: SourceOptions) -> list[str]:
+    """What stops the scan before it starts: missing sources and Parquet columns.
+
+    A missing name is refused unless ``allow_missing``; a Parquet file
+    without the image or id column is always refused, since every one of its
+    rows would be an error.  A file that cannot be opened at all is left to
+    the scan, which reports it as an error row.
+    """
+    problems: list[str] = []
+    if not options.allow_missing and (missing := missing_sources(sources)):
+        shown = ", ".join(missing[:20]) + (
+            f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        )
+        problems.append(
+            f"{len(missing)} source(s) do not exist: {shown} (--allow-missing scans without them)"
+        )
+    wanted = [c for c in (options.image_column, options.id_column) if c]
+    for source in sources:
+        for name in expand_source(source, options):
+            if (
+                not os.path.lexists(name)
+                or _kind_of(name, options, source) is not SourceKind.PARQUET
+            ):
+                continue
+            for file in parquet_files(Path(name)):
+                try:
+                    columns = pq.ParquetFile(file).schema_arrow.names
+                except (pa.ArrowException, OSError):
+                    continue
+                if absent := [c for c in wanted if c not in columns]:
+                    problems.append(
+                        f"{file} has no column {absent[0]!r} (columns: {', '.join(columns)}); "
+                        "choose it with --image-column / --id-column"
+                    )
+    return problems
+
+
+#: Shard names: a stem ending in a number (``00000.tar``, ``data-000123.tar``).
+_SHARD = re.compile(r".*\d\.tar$")
+#: img2dataset writes ``00000.parquet`` and ``00000_stats.json`` beside ``00000.tar``.
+_SHARD_METADATA = re.compile(r"(?P<stem>.*?)(_stats\.json|\.parquet|\.json)$")
+
+
+def _shard_metadata(path: Path) -> bool:
+    """Metadata img2dataset writes for a shard (its ``.tar`` is beside it): not images."""
+    match = _SHARD_METADATA.fullmatch(path.name)
+    return match is not None and path.with_name(f"{match['stem']}.tar").is_file()
+
+
+def is_shard_folder(path: Path) -> bool:
+    """A folder that holds webdataset shards and their metadata only, at least one shard."""
+    shards = 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            file = Path(folder) / name
+            if _SHARD.fullmatch(name):
+                shards += 1
+            elif not _shard_metadata(file):
+                return False
+    return shards > 0
 
 
 def _kind_of(name: str, options: SourceOptions, source: str) -> SourceKind:
     if options.kind is not SourceKind.AUTO:
         return options.kind
     path = Path(name)
-    if path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet"))):
+    if path.is_dir():
+        if is_shard_folder(path):
+            return SourceKind.WEBDATASET
+        return SourceKind.PARQUET if any(path.glob("*.parquet")) else SourceKind.FILES
+    if path.suffix == ".parquet":
         return SourceKind.PARQUET
-    if "{" in source and path.suffix == ".tar":
+    if _is_pattern(source) and path.suffix == ".tar":
         return SourceKind.WEBDATASET
     return SourceKind.FILES
 
@@ -94,16 +193,22 @@ def iter_units(sources: list[str], options: SourceOptions) -> Iterator[Unit]:
                         yield from (Unit(source, kind, whole, group) for group in range(groups))
                 continue
             batch: list[tuple[str, str | None, str | None]] = []
+            given = Path(name)  # a shard named as such, whatever its suffix
             for entry in iter_files([name]):
                 if isinstance(entry, WalkProblem):
                     batch.append((str(entry.path), entry.error.code, entry.error.message))
+                elif kind is SourceKind.WEBDATASET and _shard_metadata(entry):
+                    continue  # an img2dataset shard's metadata, not image data
+                elif kind is SourceKind.WEBDATASET and (entry.suffix == ".tar" or entry == given):
+                    yield Unit(source, kind, ((str(entry), None, None),))
+                    continue
                 else:
                     batch.append((str(entry), None, None))
-                if kind is SourceKind.WEBDATASET or len(batch) == FILES_PER_UNIT:
-                    yield Unit(source, kind, tuple(batch))
+                if len(batch) == FILES_PER_UNIT:
+                    yield Unit(source, SourceKind.FILES, tuple(batch))
                     batch = []
             if batch:
-                yield Unit(source, kind, tuple(batch))
+                yield Unit(source, SourceKind.FILES, tuple(batch))
 
 
 def unit_items(unit: Unit, options: SourceOptions, settings: Settings) -> Iterator[ScanItem]:

@@ -1,9 +1,17 @@
 """Webdataset shards: tar files whose members are grouped into samples by key.
 
-``000123.jpg``, ``000123.txt`` and ``000123.json`` form sample ``000123``; the
-item is the sample's image (``jpg``, ``jpeg``, ``png`` or ``webp``) and its id
-is ``shard#key`` - what a data loader needs to drop the sample.  A sample
-without an image is a row of its own, skipped with that reason.
+``000123.jpg``, ``000123.txt`` and ``000123.json`` form sample ``000123``.
+*Every* media member of a sample is hashed, each as an item of its own
+(``shard#000123.jpg``): hashing only the first would let a banked ``.png``
+hide beside a benign ``.jpg``.  All members of a sample share its sample id
+``shard#000123``, which is what a loader drops, so the sample goes if any
+member matches.
+
+A member is media when its last extension says so (``000123.seg.jpg`` too)
+or when its bytes sniff as an image or video (an image stored as ``.bin``).
+A key that comes back later in the shard (non-contiguous keys) is still one
+sample.  A sample with no media member at all is one row, skipped with that
+reason, after the shard's media rows (only the shard's end shows it had none).
 """
 
 from __future__ import annotations
@@ -12,14 +20,20 @@ import re
 import tarfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
+from bastion.media.sniff import SNIFF_BYTES, MediaKind, sniff
 from bastion.scan.items import ScanItem
 
+#: Extensions of images: a member so named must decode as one.
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 #: Members hashed as a sample's media: images, and videos of video datasets.
-MEDIA_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "mp4", "webm", "mkv", "mov", "avi")
+MEDIA_EXTENSIONS = (*IMAGE_EXTENSIONS, "mp4", "webm", "mkv", "mov", "avi")
+_MEDIA_KINDS = (MediaKind.IMAGE, MediaKind.VIDEO)
 _BRACES = re.compile(r"\{(\d+)\.\.(\d+)\}")
 
 
@@ -38,52 +52,73 @@ def expand_shards(pattern: str) -> list[str]:
     ]
 
 
-def _split(name: str) -> tuple[str, str]:
-    """Webdataset's rule: the key is the path up to the first dot of the file name."""
+def split_key(name: str) -> tuple[str, str]:
+    """Webdataset's rule: the key is the path up to the first dot of the file name.
+
+    ``dir/0002.seg.jpg`` -> (``dir/0002``, ``seg.jpg``).
+    """
     folder, _, base = name.rpartition("/")
     stem, _, extension = base.partition(".")
     return (f"{folder}/{stem}" if folder else stem), extension.lower()
 
 
 def iter_shard(path: Path, source: str, settings: Settings) -> Iterator[ScanItem]:
+    """One item per media member of the shard, then one per sample without media."""
     shard = str(path)
-    key: str | None = None
-    #: The sample's first media member: its name and bytes (None: too large).
-    image: tuple[str, bytes | None] | None = None
+    seen: dict[str, int] = {}  # member names, to tell repeated ones apart
+    keys: dict[str, bool] = {}  # every key in order of appearance: has it media?
 
-    def sample() -> ScanItem:
-        item_id = f"{shard}#{key}"
-        if image is None:
-            return ScanItem(item_id, source, skipped="sample-without-image")
-        if image[1] is None:
-            problem = ItemError("file-too-large", f"{image[0]} is over the size limit")
-            return ScanItem(item_id, source, name=image[0], error=problem)
-        return ScanItem(item_id, source, data=image[1], name=image[0])
+    def without_media() -> Iterator[ScanItem]:
+        for key in (key for key, media in keys.items() if not media):
+            yield ScanItem(
+                f"{shard}#{key}", source, skipped="sample-without-image", container=shard, key=key
+            )
 
     try:
         with tarfile.open(path, mode="r|*") as archive:
             for info in archive:
                 if not info.isfile():
                     continue
-                member_key, extension = _split(info.name)
-                if member_key != key:
-                    if key is not None:
-                        yield sample()
-                    key, image = member_key, None
-                if extension not in MEDIA_EXTENSIONS or image is not None:
+                key, extension = split_key(info.name)
+                count = seen[info.name] = seen.get(info.name, 0) + 1
+                item_id = f"{shard}#{info.name}" + ("" if count == 1 else f"#{count}")
+                base = ScanItem(item_id, source, name=info.name, container=shard, key=key)
+                item = _media_item(archive, info, extension, base, settings)
+                if item is None:
+                    keys.setdefault(key, False)
                     continue
-                if info.size > settings.max_file_bytes:
-                    image = (info.name, None)
-                    continue
-                member = archive.extractfile(info)
-                data = member.read() if member else b""
-                if len(data) < info.size:
-                    raise EOFError(f"member {info.name} is cut short")
-                image = (info.name, data)
-            if key is not None:
-                yield sample()
+                keys[key] = True
+                yield item
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        if key is not None and image is not None:
-            yield sample()
+        yield from without_media()
         reason = f"shard ends early or is damaged after the samples above: {exc}"
         yield ScanItem(f"{shard}#", source, error=ItemError("truncated-archive", reason))
+        return
+    yield from without_media()
+
+
+def _media_item(
+    archive: tarfile.TarFile,
+    info: tarfile.TarInfo,
+    extension: str,
+    base: ScanItem,
+    settings: Settings,
+) -> ScanItem | None:
+    """The member as an item (``base`` with its bytes), or None when it is not media."""
+    last = extension.rpartition(".")[2]
+    member = archive.extractfile(info)
+    head = _read(member, SNIFF_BYTES)
+    if last not in MEDIA_EXTENSIONS and sniff(head).kind not in _MEDIA_KINDS:
+        return None
+    item = replace(base, expect_image=last in IMAGE_EXTENSIONS)
+    if info.size > settings.max_file_bytes:
+        problem = ItemError("file-too-large", f"{info.name} is over the size limit")
+        return replace(item, error=problem)
+    data = head + _read(member, info.size - len(head))
+    if len(data) < info.size:
+        raise EOFError(f"member {info.name} is cut short")
+    return replace(item, data=data)
+
+
+def _read(member: IO[bytes] | None, size: int) -> bytes:
+    return member.read(size) if member is not None and size > 0 else b""
