@@ -23,7 +23,7 @@ from bastion.banks.match import MatchOutcome, match_signals
 from bastion.fingerprint import Signal
 from bastion.pipeline import Verdict
 from bastion.review.queue import DISPUTES, Decision, Media, Reveal
-from bastion.review.render import render
+from bastion.review.render import render_item
 from bastion.service import doors
 from bastion.service.errors import ApiError
 from bastion.service.params import RowId
@@ -305,9 +305,11 @@ def review_media(
         Reveal | None, Query(description="colour, sharp or full; none: protected")
     ] = None,
 ) -> Response:
-    """The item's image for display: blurred and greyscale unless revealed (recorded)."""
+    """The item's image (a video: its contact sheet) for display: blurred and
+    greyscale unless revealed (recorded)."""
+    item = state.queue.get(item_id, who)
     data, count = state.queue.media(item_id, who, reveal)
-    image = render(data, reveal, max_pixels=state.settings.max_pixels)
+    image = render_item(data, item.media_type, item.result, reveal, state.settings)
     headers = {"Cache-Control": "no-store", "X-Bastion-Reveals": str(count)}
     return Response(image, media_type="image/jpeg", headers=headers)
 

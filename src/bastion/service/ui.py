@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bastion.accounts import Principal
 from bastion.banks.labels import SCHEMES
 from bastion.review.queue import DISPUTES, UNDO_SECONDS, Decision, Item, Media, Reveal
-from bastion.review.render import NotAnImage, render
+from bastion.review.render import NotAnImage, render_item
 from bastion.service.errors import ApiError
 from bastion.service.limits import RateLimiter
 from bastion.service.pages import templates
@@ -142,9 +142,9 @@ def _shown(request: Request, who: Principal, item: Item, view: str) -> dict[str,
         return context
     data, _ = state.queue.media(item.id, who, VIEWS[view])
     try:
-        picture = render(data, VIEWS[view], max_pixels=state.settings.max_pixels)
-    except NotAnImage:
-        context["problem"] = f"No preview for {item.media_type}; see its hashes and matches."
+        picture = render_item(data, item.media_type, item.result, VIEWS[view], state.settings)
+    except NotAnImage as exc:
+        context["problem"] = f"No preview ({exc}); see its hashes and matches."
         return context
     context["image"] = "data:image/jpeg;base64," + base64.b64encode(picture).decode()
     return context
