@@ -94,9 +94,7 @@ def test_log_in_claim_reveal_decide(browser_server: LiveServer) -> None:
         page.get_by_role("button", name="Confirm").click()
         expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
         expect(page.locator("#count-decided")).to_have_text("1")
-        expect(page.locator(".done")).to_contain_text(
-            f"Item {item.id}: confirmed ncmec:B2"
-        )
+        expect(page.locator(".done")).to_contain_text(f"Item {item.id}: confirmed ncmec:B2")
         undo = page.get_by_role("button", name="Undo")
         expect(undo).to_be_visible()
         page.screenshot(path=str(SHOTS / "review-decided.png"))
