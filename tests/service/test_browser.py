@@ -1,4 +1,4 @@
-"""The review UI in Debian's headless Chromium: log in, claim, reveal, decide.
+"""The review UI in Debian's headless Chromium: log in, claim, reveal, choose, decide, undo.
 
 Driven by Playwright with the system browser (no browser download); the
 run saves a screenshot of the item page before and after the reveal.
@@ -85,10 +85,19 @@ def test_log_in_claim_reveal_decide(browser_server: LiveServer) -> None:
         expect(page.locator("#reveal-count")).to_contain_text("Revealed this session: 1")
         page.screenshot(path=str(SHOTS / "review-revealed.png"))
 
-        page.get_by_label("Category").select_option("ncmec:B2")
+        category = page.get_by_label("Category")
+        expect(category).to_have_value("")  # nothing preselected: the reviewer chooses
+        page.keyboard.press("1")  # the browser refuses to confirm without a category
+        expect(page).to_have_url(f"{browser_server.url}/ui/items/{item.id}")
+        category.select_option("projectvic:2")
+        category.select_option("ncmec:B2")
         page.get_by_role("button", name="Confirm").click()
         expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
         expect(page.locator("#count-decided")).to_have_text("1")
+        expect(page.locator(".done")).to_contain_text(f"Item {item.id}: confirmed ncmec:B2")
+        undo = page.get_by_role("button", name="Undo")
+        expect(undo).to_be_visible()
+        page.screenshot(path=str(SHOTS / "review-decided.png"))
         browser.close()
 
     assert not errors, errors  # the CSP blocked nothing the page needs

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from bastion.accounts import Principal, Role
 from bastion.config import Settings
-from bastion.hashing import hash_bytes
 from bastion.review.queue import Decision, ReviewError, ReviewQueue
 from bastion.samples import encode
 from bastion.store import Store
@@ -123,44 +122,6 @@ def test_confirm_needs_a_category_and_a_claim(service: Service) -> None:
     )
     assert missing.status_code == 400
     assert "category" in missing.json()["message"]
-
-
-def test_false_positive_allowlists_the_hashes(service: Service) -> None:
-    data = image_bytes(24)
-    curator = service.auth("curator")
-    service.client.post("/v1/banks", json={"name": "known"}, headers=curator)
-    pdq = hash_bytes(data).pdq
-    service.client.post(
-        "/v1/banks/known/entries",
-        json={"signals": [{"type": "pdq", "value": pdq}]},
-        headers=curator,
-    )
-    first = service.client.post(
-        "/v1/scan",
-        files={"file": ("x.jpg", data, "image/jpeg")},
-        data={"enqueue": "true"},
-        headers=service.auth("client"),
-    ).json()
-    assert first["verdict"] == "known"
-    service.add_user("vic")
-    client, token = service.log_in("vic")
-    client.post("/v1/review/claim", headers={"X-CSRF-Token": token})
-    client.post(
-        f"/v1/review/items/{first['queued']}/decision",
-        json={"decision": "false-positive"},
-        headers={"X-CSRF-Token": token},
-    )
-    again = service.client.post(
-        "/v1/scan",
-        files={"file": ("x.jpg", data, "image/jpeg")},
-        data={"enqueue": "true"},
-        headers=service.auth("client"),
-    ).json()
-    assert again["verdict"] == "unknown"
-    assert again["queued"] is None
-    allow = service.client.get("/v1/banks/review-false-positives", headers=curator).json()
-    assert allow["kind"] == "allowlist"
-    assert allow["active"] == 4
 
 
 def test_escalated_items_go_to_curators_and_skips_to_others(

@@ -56,7 +56,15 @@ def serve(
     settings = load_settings()
     with user_errors():
         # Migrate once, check the media keys and priority order: fail here, not in each worker.
-        ReviewQueue(open_store(settings), settings).store.dispose()
+        queue = ReviewQueue(open_store(settings), settings)
+        queue.store.dispose()
+    if not queue.vault.enabled:
+        stderr.print(
+            "[yellow]warning:[/yellow] BASTION_MEDIA_KEYS is unset: queued items keep their "
+            "hashes but not their media, so reviewers see no image "
+            "(make a key with `bastion review keygen`)",
+            highlight=False,
+        )
     uvicorn.run(
         "bastion.service.app:create_app",
         factory=True,

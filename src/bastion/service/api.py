@@ -22,8 +22,8 @@ from bastion.banks.entries import add_signals, export_entries, withdraw_signals
 from bastion.banks.match import MatchOutcome, match_signals
 from bastion.fingerprint import Signal
 from bastion.pipeline import Verdict
-from bastion.review.queue import Decision, Reveal
-from bastion.review.render import render
+from bastion.review.queue import DISPUTES, Decision, Media, Reveal
+from bastion.review.render import render_item
 from bastion.service import doors
 from bastion.service.errors import ApiError
 from bastion.service.params import RowId
@@ -167,12 +167,19 @@ def scan(
     data, name = doors.read_upload(file)
     result = doors.scan_upload(state, data, name, provenance=provenance)
     row = result.to_row()
-    queued = None
-    if enqueue_all or (enqueue and result.verdict in HITS):
-        if not who.may(Permission.QUEUE):
-            raise ApiError(403, f"role {who.role} may not queue items for review")
-        queued = state.queue.enqueue(row, data, submitted_by=who.actor, name=name).id
-    return {"verdict": result.verdict, "queued": queued, "result": row}
+    if not (enqueue_all or (enqueue and result.verdict in HITS)):
+        return {"verdict": result.verdict, "queued": None, "result": row}
+    if not who.may(Permission.QUEUE):
+        raise ApiError(403, f"role {who.role} may not queue items for review")
+    item = state.queue.enqueue(row, data, submitted_by=who.actor, name=name)
+    return {
+        "verdict": result.verdict,
+        "queued": item.id,
+        # An upload of a file already waiting for review is linked to its item.
+        "uploads": item.uploads,
+        "media": Media(item.media_state).note,
+        "result": row,
+    }
 
 
 # --- banks --------------------------------------------------------------------
@@ -283,7 +290,10 @@ def review_items(
 
 @router.get("/review/items/{item_id}", tags=["review"])
 def review_item(who: Reviewer, state: State, item_id: RowId) -> dict[str, Any]:
-    return state.queue.get(item_id, who).to_dict()
+    """The item, each upload it stands for, a false-positive call waiting for a
+    second reviewer, and earlier decisions on the same file or a near image."""
+    item = state.queue.get(item_id, who)
+    return {**item.to_dict(), **state.queue.context(item_id, who)}
 
 
 @router.get("/review/items/{item_id}/media", tags=["review"])
@@ -295,18 +305,30 @@ def review_media(
         Reveal | None, Query(description="colour, sharp or full; none: protected")
     ] = None,
 ) -> Response:
-    """The item's image for display: blurred and greyscale unless revealed (recorded)."""
+    """The item's image (a video: its contact sheet) for display: blurred and
+    greyscale unless revealed (recorded)."""
+    item = state.queue.get(item_id, who)
     data, count = state.queue.media(item_id, who, reveal)
-    image = render(data, reveal, max_pixels=state.settings.max_pixels)
+    image = render_item(data, item.media_type, item.result, reveal, state.settings)
     headers = {"Cache-Control": "no-store", "X-Bastion-Reveals": str(count)}
     return Response(image, media_type="image/jpeg", headers=headers)
 
 
 @router.post("/review/items/{item_id}/decision", tags=["review"])
 def decide(who: Reviewer, state: State, item_id: RowId, body: DecisionIn) -> dict[str, Any]:
+    """Decide a claimed item; a false positive never takes an exact hit off a list
+    (see docs/service.md); the decision may be undone for a moment."""
     item = state.queue.decide(item_id, who, body.decision, category=body.category, note=body.note)
-    if body.decision is Decision.FALSE_POSITIVE:
+    if body.decision in DISPUTES:
         state.refresh_now()
+    return item.to_dict()
+
+
+@router.post("/review/items/{item_id}/undo", tags=["review"])
+def undo(who: Reviewer, state: State, item_id: RowId) -> dict[str, Any]:
+    """Take back one's own decision within a few seconds; the item is claimed again."""
+    item = state.queue.undo(item_id, who)
+    state.refresh_now()
     return item.to_dict()
 
 
@@ -325,6 +347,17 @@ def hold(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
 @router.delete("/review/items/{item_id}/hold", tags=["review"])
 def unhold(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     return state.queue.set_hold(item_id, who, False).to_dict()
+
+
+@router.get("/review/feedback", tags=["review"])
+def list_feedback(
+    who: Curator,
+    state: State,
+    bank: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Reviewers' false positives on list entries, newest first: for the list's curator."""
+    return state.queue.feedback(who, bank=bank, limit=limit)
 
 
 @router.get("/review/items/{item_id}/report", tags=["review"])

@@ -24,6 +24,7 @@ from bastion.accounts import Principal
 from bastion.config import Settings
 from bastion.service import api, errors, hma, ui
 from bastion.service.limits import BodyLimit, Timeout
+from bastion.service.pages import templates
 from bastion.service.security import KeyCache, authenticate
 from bastion.service.state import ServiceState
 from bastion.store import Store
@@ -126,6 +127,6 @@ def _documentation(app: FastAPI) -> None:
             for path, methods in app.openapi()["paths"].items()
             for method, spec in methods.items()
         ]
-        return ui.templates.TemplateResponse(
+        return templates.TemplateResponse(
             request, "docs.html", {"who": None, "operations": operations, "title": app.title}
         )

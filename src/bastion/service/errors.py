@@ -1,7 +1,9 @@
 """Errors as HMA clients expect them: JSON ``{"message": ...}`` with a status.
 
 Domain errors from the library map to statuses in one table, so a route
-never catches an error just to translate it.
+never catches an error just to translate it.  A browser on a review page
+(``/ui``, asking for ``text/html``) gets the same message as a page with a
+way back - log in, back to the queue - instead of raw JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bastion.config import ConfigError
 from bastion.review.queue import Forbidden, NotFound, ReviewError
 from bastion.review.render import NotAnImage
 from bastion.review.vault import VaultError
+from bastion.service.pages import templates
 from bastion.service.state import NotReady
 from bastion.signals.types import InvalidSignal
 
@@ -55,12 +58,32 @@ def _json(status: int, message: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"message": message}, status_code=status, headers=headers)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser on a review page; API clients (and HTMX swaps) keep JSON."""
+    accept = request.headers.get("accept", "")
+    return request.url.path.startswith("/ui") and "text/html" in accept
+
+
+def _answer(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    if not _wants_page(request):
+        return _json(status, message, headers)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"who": None, "status": status, "message": message},
+        status_code=status,
+        headers=headers,
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         if exc.status == 401 and request.url.path.startswith("/ui"):
             return RedirectResponse("/ui/login", status_code=303)
-        return _json(exc.status, exc.message, exc.headers)
+        return _answer(request, exc.status, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -68,11 +91,11 @@ def install(app: FastAPI) -> None:
         for error in exc.errors():
             where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
             problems.append(f"{where}: {error.get('msg', 'invalid')}")
-        return _json(400, "; ".join(problems) or "invalid request")
+        return _answer(request, 400, "; ".join(problems) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _json(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return _answer(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     for error_type, status in STATUS:
         app.add_exception_handler(error_type, _handler(status))
@@ -82,6 +105,6 @@ def _handler(status: int):  # type: ignore[no-untyped-def]
     async def handle(request: Request, exc: Exception) -> Response:
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        return _json(status, str(exc))
+        return _answer(request, status, str(exc))
 
     return handle

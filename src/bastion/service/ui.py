@@ -10,30 +10,35 @@ from __future__ import annotations
 
 import base64
 import secrets
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from bastion.accounts import Principal
-from bastion.review.queue import Decision, Item, Media, Reveal
-from bastion.review.render import NotAnImage, render
+from bastion.banks.labels import SCHEMES
+from bastion.review.queue import DISPUTES, UNDO_SECONDS, Decision, Item, Media, Reveal
+from bastion.review.render import NotAnImage, render_item
 from bastion.service.errors import ApiError
 from bastion.service.limits import RateLimiter
+from bastion.service.pages import templates
 from bastion.service.params import RowId
 from bastion.service.security import SESSION_COOKIE, Reviewer, state_of
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "bastion_login_csrf"
 #: Failed and successful logins per user name and process: 5 at once, then one every 12 s.
 _logins = RateLimiter(1 / 12, burst=5)
-#: Category codes offered when confirming (any valid label is accepted).
-CATEGORIES = ("ncmec:A1", "ncmec:A2", "ncmec:B1", "ncmec:B2", "iwf:A", "iwf:B", "iwf:C")
+#: Category codes offered when confirming, by scheme (any valid label is accepted);
+#: nothing is preselected: the reviewer chooses.
+CATEGORIES = {
+    "NCMEC": [f"ncmec:{code}" for code in SCHEMES["ncmec"]],
+    "IWF": [f"iwf:{code}" for code in SCHEMES["iwf"]],
+    "Project VIC": [f"projectvic:{code}" for code in SCHEMES["projectvic"]],
+}
+#: The choice that decides "not abusive / other" instead of confirming a category.
+NOT_ABUSIVE = Decision.NOT_ABUSIVE.value
 VIEWS = {"protected": None, "colour": Reveal.COLOUR, "sharp": Reveal.SHARP, "full": Reveal.FULL}
 
 
@@ -103,9 +108,21 @@ def log_out(request: Request, who: Reviewer) -> Response:
 
 
 @router.get("/")
-def queue_page(request: Request, who: Reviewer, empty: bool = False) -> HTMLResponse:
+def queue_page(
+    request: Request, who: Reviewer, empty: bool = False, decided: int | None = None
+) -> HTMLResponse:
+    """The queue; after a decision, what was decided and a moment to undo it."""
     state = state_of(request)
-    return _page(request, "queue.html", who, counts=state.queue.counts(), empty=empty)
+    done = state.queue.undoable(decided, who) if decided is not None else None
+    return _page(
+        request,
+        "queue.html",
+        who,
+        counts=state.queue.counts(),
+        empty=empty,
+        done=done,
+        undo_seconds=UNDO_SECONDS,
+    )
 
 
 @router.post("/claim")
@@ -125,19 +142,32 @@ def _shown(request: Request, who: Principal, item: Item, view: str) -> dict[str,
         return context
     data, _ = state.queue.media(item.id, who, VIEWS[view])
     try:
-        picture = render(data, VIEWS[view], max_pixels=state.settings.max_pixels)
-    except NotAnImage:
-        context["problem"] = f"No preview for {item.media_type}; see its hashes and matches."
+        picture = render_item(data, item.media_type, item.result, VIEWS[view], state.settings)
+    except NotAnImage as exc:
+        context["problem"] = f"No preview ({exc}); see its hashes and matches."
         return context
     context["image"] = "data:image/jpeg;base64," + base64.b64encode(picture).decode()
     return context
 
 
+def _item_page(request: Request, who: Principal, item: Item, view: str) -> HTMLResponse:
+    shown = _shown(request, who, item, view)
+    known = state_of(request).queue.context(item.id, who)
+    return _page(
+        request,
+        "item.html",
+        who,
+        categories=CATEGORIES,
+        not_abusive=NOT_ABUSIVE,
+        **known,
+        **shown,
+    )
+
+
 @router.get("/items/{item_id}")
 def item_page(request: Request, who: Reviewer, item_id: RowId) -> HTMLResponse:
     item = state_of(request).queue.get(item_id, who)
-    shown = _shown(request, who, item, "protected")
-    return _page(request, "item.html", who, categories=CATEGORIES, **shown)
+    return _item_page(request, who, item, "protected")
 
 
 @router.post("/items/{item_id}/reveal")
@@ -152,7 +182,7 @@ def reveal(
     shown = _shown(request, who, item, view)
     if request.headers.get("hx-request"):
         return _page(request, "_media.html", who, oob=True, **shown)
-    return _page(request, "item.html", who, categories=CATEGORIES, **shown)
+    return _item_page(request, who, item, view)
 
 
 @router.post("/items/{item_id}/decide")
@@ -165,10 +195,21 @@ def decide(
     note: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     state = state_of(request)
+    if decision is Decision.CONFIRMED and category == NOT_ABUSIVE:
+        decision, category = Decision.NOT_ABUSIVE, None
     state.queue.decide(item_id, who, decision, category=category or None, note=note or None)
-    if decision is Decision.FALSE_POSITIVE:
+    if decision in DISPUTES:
         state.refresh_now()
-    return RedirectResponse("/ui/", status_code=303)
+    return RedirectResponse(f"/ui/?decided={item_id}", status_code=303)
+
+
+@router.post("/items/{item_id}/undo")
+def undo(request: Request, who: Reviewer, item_id: RowId) -> Response:
+    """Take the decision back (within ``UNDO_SECONDS``): the item is yours again."""
+    state = state_of(request)
+    state.queue.undo(item_id, who)
+    state.refresh_now()
+    return RedirectResponse(f"/ui/items/{item_id}", status_code=303)
 
 
 @router.post("/items/{item_id}/release")

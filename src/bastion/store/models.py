@@ -220,6 +220,10 @@ class ReviewItem(Base):
     media_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: The image's PDQ (earlier decisions on near copies are found by it).
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    #: How many uploads of this content the item stands for (see ``ReviewUpload``).
+    uploads: Mapped[int] = mapped_column(Integer, default=1)
     #: The scan result row (hashes, matches, provenance) as JSON.
     result: Mapped[str] = mapped_column(Text)
     verdict: Mapped[str] = mapped_column(String(32))
@@ -241,6 +245,51 @@ class ReviewItem(Base):
     legal_hold: Mapped[bool] = mapped_column(default=False)
     #: Why the item has no media: never kept (no key configured) or deleted.
     media_state: Mapped[str] = mapped_column(String(16))
+    #: A reviewer who called a perceptual match a false positive; a second,
+    #: different reviewer must agree before anything is allowlisted.
+    proposed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The last decision's undo record (JSON: who, until when, what it changed).
+    undo: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewUpload(Base):
+    """One upload an item stands for: the first, and each later copy of the same file."""
+
+    __tablename__ = "review_uploads"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(Text)
+    #: What the scan of this upload said (banks may have changed since the first).
+    verdict: Mapped[str] = mapped_column(String(32))
+    matches: Mapped[str] = mapped_column(Text)
+
+
+class ListFeedback(Base):
+    """A reviewer's disagreement with a list entry, for the list's curator.
+
+    A review decision never takes an exact digest off a list; it is recorded
+    here, where curators (and later the exchange feedback outbox) find it.
+    """
+
+    __tablename__ = "list_feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    bank: Mapped[str] = mapped_column(String(64), index=True)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    signal_type: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class ReviewMedia(Base):
