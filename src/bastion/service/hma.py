@@ -6,8 +6,9 @@ API key: the paths, parameters and JSON shapes are HMA's, errors are
 ``/v1`` and the CLI; a "bank content id" is the id of the first entry of an
 item (entries of one item share an external id).
 
-Two things behave better than HMA by design: ``/m/lookup`` applies
-allowlist banks, and every route but ``/status`` needs credentials.
+Three things behave better than HMA by design: ``/m/lookup`` applies
+allowlist banks, no route ever answers an allowlist entry as a match, and
+every route but ``/status`` needs credentials.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from bastion.accounts import Principal
-from bastion.banks.bank import Bank, BankNotFound, Banks
+from bastion.banks.bank import Bank, BankKind, BankNotFound, Banks
 from bastion.banks.entries import add_signals, content_entries, first_entry_id, withdraw_signals
 from bastion.banks.match import match_signals
 from bastion.fingerprint import Fingerprint, Signal
@@ -115,21 +116,29 @@ async def raw_lookup(
     banks: Annotated[str | None, Query(max_length=4096)] = None,
     include_distance: bool = False,
 ) -> dict[str, list[Any]]:
-    """Entries whose hash is within their bank's threshold (no allowlists: raw).
+    """Blocklist entries whose hash is within their bank's threshold.
 
+    Raw: allowlists do not suppress here (``/m/lookup`` applies them), but
+    an allowlist entry is never answered as a match either - a caller that
+    acts on every id it gets back must not act on a known false positive.
     Served on the event loop: a lookup takes tens of microseconds, less than
     handing it to a thread would.
     """
     query = _signal(signal_type, signal)
     index = state.index
     wanted = set(_types(banks) or ())
-    known = {bank.name for bank in index.banks.values()}
-    if wanted - known:
-        raise ApiError(400, f"no bank named {sorted(wanted - known)[0]!r}")
+    kinds = {bank.name: bank.kind for bank in index.banks.values()}
+    if wanted - set(kinds):
+        raise ApiError(400, f"no bank named {sorted(wanted - set(kinds))[0]!r}")
+    allowlists = sorted(name for name in wanted if kinds[name] is BankKind.ALLOWLIST)
+    if allowlists:
+        raise ApiError(
+            400, f"bank {allowlists[0]!r} is an allowlist: its entries are never matches"
+        )
     found: dict[int, int] = {}
     for hit in index.lookup(query):
         bank = index.banks.get(hit.bank_id)
-        if bank is None or (wanted and bank.name not in wanted):
+        if bank is None or bank.kind is BankKind.ALLOWLIST or (wanted and bank.name not in wanted):
             continue
         if hit.distance <= bank.pdq_threshold or hit.signal_type != "pdq":
             found[hit.entry_id] = min(hit.distance, found.get(hit.entry_id, hit.distance))
