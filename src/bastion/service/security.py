@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bastion.accounts import Permission, Principal
 from bastion.service.errors import ApiError
+from bastion.service.fetch import Fetcher
 from bastion.service.state import ServiceState
 
 SESSION_COOKIE = "bastion_session"
@@ -129,7 +130,14 @@ async def current_state(request: Request) -> ServiceState:
     return state_of(request)
 
 
+async def current_fetcher(request: Request) -> Fetcher:
+    """A dependency: this process's URL fetcher (its slots are per process)."""
+    fetcher: Fetcher = request.app.state.fetcher
+    return fetcher
+
+
 State = Annotated[ServiceState, Depends(current_state)]
+Fetching = Annotated[Fetcher, Depends(current_fetcher)]
 Matcher = Annotated[Principal, Depends(require(Permission.MATCH))]
 BankReader = Annotated[Principal, Depends(require(Permission.READ_BANKS))]
 Curator = Annotated[Principal, Depends(require(Permission.MANAGE_BANKS))]
