@@ -9,6 +9,7 @@ to N times ``BASTION_RATE_LIMIT`` requests a second in all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -40,7 +41,7 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """413 for a request body over ``limit`` bytes, declared or streamed."""
+    """413 for a request body over ``limit`` bytes, declared or streamed (chunked)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -58,27 +59,34 @@ class BodyLimit:
                 await _send_json(send, 413, message)
                 return
         seen = 0
-        started = False
+        exceeded = started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             incoming = await receive()
             if incoming["type"] == "http.request":
                 seen += len(incoming.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise _TooLarge
             return incoming
 
         async def watched(outgoing: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app answered the cut-off body itself (FastAPI's form
+                # parser turns any error while reading into a 400): it is a 413.
+                if not started:
+                    started = True
+                    await _send_json(send, 413, message)
+                return
             started = started or outgoing["type"] == "http.response.start"
             await send(outgoing)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await _send_json(send, 413, message)
+        if exceeded and not started:
+            await _send_json(send, 413, message)
 
 
 class Timeout:
