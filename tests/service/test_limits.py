@@ -15,10 +15,14 @@ BOUNDARY = "test-boundary"
 
 def _multipart(data: bytes, field: str = "file") -> bytes:
     return (
-        f"--{BOUNDARY}\r\n"
-        f'Content-Disposition: form-data; name="{field}"; filename="big.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f"--{BOUNDARY}\r\n"
+            f'Content-Disposition: form-data; name="{field}"; filename="big.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def _chunked(body: bytes, size: int = 4096) -> Iterator[bytes]:
