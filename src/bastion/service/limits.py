@@ -153,3 +153,22 @@ class RateLimiter:
                 bucket.tokens -= 1.0
                 return 0.0
             return (1.0 - bucket.tokens) / self.rate
+
+
+class LoginThrottle:
+    """Login attempts per user name and per source address, in each serving process.
+
+    Per name, 5 at once then one every 12 s, so one password cannot be
+    guessed quickly; per address, 10 at once then one every 6 s, so trying
+    many names (or flooding the audit log with failures) cannot go fast
+    either.  Behind a reverse proxy, run uvicorn with ``--proxy-headers`` so
+    the address is the client's, not the proxy's.
+    """
+
+    def __init__(self) -> None:
+        self._names = RateLimiter(1 / 12, burst=5)
+        self._addresses = RateLimiter(1 / 6, burst=10)
+
+    def wait_time(self, name: str, address: str) -> float:
+        """0 if this attempt may be checked (and it is counted), else seconds to wait."""
+        return self._addresses.wait_time(address) or self._names.wait_time(name)

@@ -101,6 +101,23 @@ async def authenticate(request: Request) -> Principal:
     )
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def login_wait(request: Request, name: str) -> float:
+    """0 if this login attempt may be checked, else seconds to wait (429).
+
+    A refused attempt is counted in its address's failed-login audit record.
+    """
+    state = state_of(request)
+    address = client_address(request)
+    wait = state.logins.wait_time(name, address)
+    if wait:
+        state.accounts.login_throttled(name, address)
+    return wait
+
+
 async def _check_csrf(request: Request, expected: str) -> None:
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
