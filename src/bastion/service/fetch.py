@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from urllib.parse import urljoin
 
@@ -83,6 +84,13 @@ async def system_resolver(host: str, port: int) -> Sequence[str]:
     return [str(info[4][0]) for info in infos]
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS settings, made once per process: loading the CA bundle
+    takes ~100 ms, too long to block the event loop for on every fetch."""
+    return httpx.create_ssl_context()
+
+
 def allowed_hosts(settings: Settings) -> list[str]:
     return [h.strip().lower() for h in settings.fetch_hosts.split(",") if h.strip()]
 
@@ -126,9 +134,7 @@ class Fetcher:
         self.ports = allowed_ports(settings)
         self.resolver = resolver
         self.admits = admits
-        # Made once: loading the CA bundle costs ~100 ms, too long to block
-        # the event loop for on every fetch.
-        self.tls = tls or httpx.create_ssl_context()
+        self.tls = tls
         #: Fetches in flight; only touched on the event loop, so a plain count.
         self.in_flight = 0
 
@@ -169,7 +175,7 @@ class Fetcher:
         # A client (a connection pool) per fetch: a pooled TLS connection to an
         # address must not serve another name that resolves to it.
         async with httpx.AsyncClient(
-            follow_redirects=False, timeout=TIMEOUT, trust_env=False, verify=self.tls
+            follow_redirects=False, timeout=TIMEOUT, trust_env=False, verify=self.tls or _tls()
         ) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 target, host, headers, extensions = await self._checked(url)
