@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bastion.config import Settings
+from bastion.config import ConfigError, Settings
 from bastion.hashing import hash_bytes
 from bastion.service.errors import ApiError
 from bastion.service.fetch import Fetcher, IPAddress, Resolver, is_public
@@ -305,6 +305,11 @@ def test_ports_are_80_and_443_unless_configured(origin: Origin) -> None:
     assert f"refused port {origin.port}" in refused.message
     assert "BASTION_FETCH_PORTS=80,443" in refused.message
     assert not origin.hits
+
+
+def test_a_bad_port_setting_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="BASTION_FETCH_PORTS"):
+        Fetcher(Settings(fetch_hosts="cdn.test", fetch_ports="443,https"))
 
 
 def test_unresolvable_names_are_refused(origin: Origin) -> None:
