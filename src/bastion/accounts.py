@@ -12,6 +12,12 @@ Passwords are hashed with Argon2id.  API keys are 32 random bytes, shown
 once; the store keeps a public prefix to find the key and the SHA-256 of
 the secret to check it (a slow KDF adds nothing for random secrets and
 would cost every API request milliseconds).
+
+A login checks one Argon2 hash whoever asks - an unknown or disabled
+user's attempt is checked against a dummy hash - so its time does not tell
+which names exist.  Failed logins are audited per source address: the
+first of a window at once, the rest of the window as one record with
+counts, so a flood of attempts cannot flood the audit log.
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -37,6 +47,10 @@ from bastion.store.models import ApiKey, LoginSession, User
 
 KEY_PREFIX = "bst"
 MIN_PASSWORD = 12
+#: Failed logins from one address within this many seconds share one audit record.
+FAILED_LOGIN_WINDOW = 60.0
+#: User names a failed-login record lists (the first ones tried; it counts every attempt).
+NAMES_RECORDED = 20
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _hasher = PasswordHasher()
 
@@ -148,11 +162,34 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(slots=True)
+class _Failures:
+    """Login attempts from one address that failed or were refused since ``opened``
+    and are not recorded yet."""
+
+    opened: float
+    first_at: datetime
+    failed: int = 0
+    throttled: int = 0
+    names: set[str] = field(default_factory=set)
+
+    def add(self, name: str, *, throttled: bool) -> None:
+        if throttled:
+            self.throttled += 1
+        else:
+            self.failed += 1
+        if len(self.names) < NAMES_RECORDED:
+            self.names.add(name[:64])
+
+
 class Accounts:
     """Users, keys and logins on one store; every change is audited."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._clock = clock
+        self._failures: dict[str, _Failures] = {}
+        self._failures_lock = threading.Lock()
 
     # --- users -------------------------------------------------------------
 
@@ -194,30 +231,73 @@ class Accounts:
 
     # --- logins ------------------------------------------------------------
 
-    def log_in(self, name: str, password: str, *, hours: int) -> LoginInfo | None:
-        """A new login session, or None (audited either way) for wrong credentials."""
+    def log_in(
+        self, name: str, password: str, *, hours: int, address: str = "unknown"
+    ) -> LoginInfo | None:
+        """A new login session, or None (audited either way) for wrong credentials.
+
+        ``address`` is where the attempt came from; failures are audited per address.
+        """
         with self.store.transaction() as session:
             row = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
-            if row is None or row.disabled_at is not None or not _check_password(row, password):
-                audit.record(session, f"user:{name[:64]}", "login.failed", "ui")
-                return None
-            if _hasher.check_needs_rehash(row.password_hash):
-                row.password_hash = _hasher.hash(password)
-            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-            now = datetime.now(UTC)
-            login = LoginSession(
-                digest=_sha256(token),
-                user_id=row.id,
-                csrf_token=csrf,
-                created_at=now,
-                expires_at=now + timedelta(hours=hours),
-                reveals=0,
-            )
-            session.add(login)
-            session.flush()
-            audit.record(session, f"user:{name}", "login", "ui")
-            principal = Principal("user", row.id, row.name, Role(row.role), login.id)
-            return LoginInfo(token, csrf, principal, login.expires_at)
+            # One Argon2 check whoever asks: the time taken tells no one which names exist.
+            stored = row.password_hash if row is not None else _dummy_hash()
+            correct = _verify_password(stored, password)
+            if row is not None and row.disabled_at is None and correct:
+                return _start_login(session, row, password, hours)
+        self._login_failed(name, address, throttled=False)
+        return None
+
+    def login_throttled(self, name: str, address: str) -> None:
+        """Count an attempt refused unchecked because its address or name asked too often."""
+        self._login_failed(name, address, throttled=True)
+
+    def _login_failed(self, name: str, address: str, *, throttled: bool) -> None:
+        """Audit a failed attempt: the first from ``address`` in a window at once, the
+        rest counted into one record written when the window has passed."""
+        now = self._clock()
+        with self._failures_lock:
+            due = self._take_failures(opened_before=now - FAILED_LOGIN_WINDOW)
+            open_window = self._failures.get(address)
+            if open_window is not None:
+                open_window.add(name, throttled=throttled)
+                first = False
+            else:
+                self._failures[address] = _Failures(now, datetime.now(UTC))
+                first = True
+        if due or first:
+            with self.store.transaction() as session:
+                for where, failures in due.items():
+                    _record_failures(session, where, failures)
+                if first:
+                    actor = f"user:{name[:64]}"
+                    audit.record(
+                        session, actor, "login.failed", "ui", address=address, throttled=throttled
+                    )
+
+    def flush_failed_logins(self) -> None:
+        """Record every failed-login count not yet recorded (when a service stops)."""
+        with self._failures_lock:
+            due = self._take_failures(opened_before=None)
+        if due:
+            with self.store.transaction() as session:
+                for where, failures in due.items():
+                    _record_failures(session, where, failures)
+
+    def _take_failures(self, *, opened_before: float | None) -> dict[str, _Failures]:
+        """Remove and return the windows opened before a time (all for None).
+
+        Windows are kept in the order they opened, so this stops at the first
+        one still open instead of looking at every address (the lock is held).
+        """
+        taken: dict[str, _Failures] = {}
+        for where, failures in self._failures.items():
+            if opened_before is not None and failures.opened >= opened_before:
+                break
+            taken[where] = failures
+        for where in taken:
+            del self._failures[where]
+        return taken
 
     def login(self, token: str) -> tuple[Principal, str] | None:
         """The principal and CSRF token of a live login session."""
@@ -323,11 +403,54 @@ def _hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _check_password(row: User, password: str) -> bool:
+def _verify_password(stored: str, password: str) -> bool:
     try:
-        return _hasher.verify(row.password_hash, password)
+        return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no password matches, with the parameters real ones have."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def _record_failures(session: Session, address: str, failures: _Failures) -> None:
+    """One record for a window's attempts after its first (if there were any)."""
+    if not failures.failed and not failures.throttled:
+        return
+    audit.record(
+        session,
+        f"address:{address[:64]}",
+        "login.failed",
+        "ui",
+        address=address,
+        failed=failures.failed,
+        throttled=failures.throttled,
+        names=sorted(failures.names),
+        since=failures.first_at.isoformat(timespec="seconds"),
+    )
+
+
+def _start_login(session: Session, row: User, password: str, hours: int) -> LoginInfo:
+    if _hasher.check_needs_rehash(row.password_hash):
+        row.password_hash = _hasher.hash(password)
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    login = LoginSession(
+        digest=_sha256(token),
+        user_id=row.id,
+        csrf_token=csrf,
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+        reveals=0,
+    )
+    session.add(login)
+    session.flush()
+    audit.record(session, f"user:{row.name}", "login", "ui")
+    principal = Principal("user", row.id, row.name, Role(row.role), login.id)
+    return LoginInfo(token, csrf, principal, login.expires_at)
 
 
 def _user_info(row: User) -> UserInfo:

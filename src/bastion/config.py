@@ -15,7 +15,14 @@ ENV_PREFIX = "BASTION_"
 #: Settings that are paths or text; every other one is a whole number.
 _PATHS = frozenset({"home", "trust_anchors"})
 _TEXTS = frozenset(
-    {"database_url", "fetch_hosts", "media_keys", "review_priority", "review_allowlist"}
+    {
+        "database_url",
+        "fetch_hosts",
+        "fetch_ports",
+        "media_keys",
+        "review_priority",
+        "review_allowlist",
+    }
 )
 
 
@@ -79,6 +86,13 @@ class Settings:
     #: Hosts the API may fetch ``url=`` media from, comma-separated; empty
     #: (the default) turns URL fetching off.
     fetch_hosts: str = ""
+    #: Ports ``url=`` fetches (and their redirects) may connect to, comma-separated.
+    fetch_ports: str = "80,443"
+    #: URL fetches one serving process runs at once; more are answered 503 at
+    #: once. Each holds at most ``max_upload_bytes`` until it is hashed.
+    fetch_concurrency: int = 4
+    #: Seconds one URL fetch may take in all: lookups, redirects and body.
+    fetch_seconds: int = 20
     #: Seconds between checks for bank changes by a serving process.
     index_refresh_seconds: int = 2
     #: Hours a reviewer's login lasts.

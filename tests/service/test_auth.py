@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bastion import accounts, audit
 from bastion.accounts import AccountError, Accounts
 from bastion.service import security
+from bastion.store import Store
 from bastion.store.models import ApiKey, User
 from tests.service.conftest import PASSWORD, Service, csrf_in
 
@@ -144,3 +148,93 @@ def test_logout_ends_the_session(service: Service) -> None:
     # The old cookie, sent again, is dead: the session ended on the server.
     replayed = service.client.get("/v1/review/counts", cookies={"bastion_session": cookie})
     assert replayed.status_code == 401
+
+
+def _failed_logins(store: Store) -> list[dict[str, Any]]:
+    return [
+        {"actor": r.actor, **json.loads(r.detail)}
+        for r in reversed(audit.recent(store, limit=1000))
+        if r.action == "login.failed"
+    ]
+
+
+def _wrong_logins(service: Service, names: list[str]) -> list[int]:
+    """Statuses of wrong logins through the form (each answer carries the next token)."""
+    page = service.client.get("/ui/login")
+    statuses = []
+    for name in names:
+        page = service.client.post(
+            "/ui/login",
+            data={"name": name, "password": "wrong password!", "csrf_token": csrf_in(page.text)},
+            follow_redirects=False,
+        )
+        statuses.append(page.status_code)
+    return statuses
+
+
+def test_a_login_flood_is_throttled_by_address_and_audited_in_one_record(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 wrong logins with 200 names from one address: the address is throttled
+    (429) and the audit log gets two records that count them all."""
+    monkeypatch.setattr(accounts, "_verify_password", lambda stored, password: False)
+    statuses = _wrong_logins(service, [f"name{i}" for i in range(200)])
+    assert statuses == [200] * 10 + [429] * 190
+    assert len(_failed_logins(service.state.store)) == 1  # the first, at once
+    service.state.accounts.flush_failed_logins()  # as when the window ends or the service stops
+    first, rest = _failed_logins(service.state.store)
+    assert first["actor"] == "user:name0"
+    assert rest["actor"] == "address:testclient"
+    assert (rest["failed"], rest["throttled"]) == (9, 190)
+    assert len(rest["names"]) == accounts.NAMES_RECORDED
+
+
+def test_one_name_is_throttled_too(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accounts, "_verify_password", lambda stored, password: False)
+    statuses = _wrong_logins(service, ["frank"] * 6)
+    assert statuses == [200] * 5 + [429]
+
+
+def test_failed_logins_are_counted_per_window(store: Store) -> None:
+    now = [0.0]
+    users = Accounts(store, clock=lambda: now[0])
+    for name in ("a1", "a2", "a3"):
+        assert users.log_in(name, "wrong password!", hours=1, address="192.0.2.1") is None
+    assert users.log_in("b1", "wrong password!", hours=1, address="192.0.2.2") is None
+    assert [r["actor"] for r in _failed_logins(store)] == ["user:a1", "user:b1"]
+    now[0] = accounts.FAILED_LOGIN_WINDOW + 1
+    # A failure after the window records the window's count and opens a new one.
+    assert users.log_in("a4", "wrong password!", hours=1, address="192.0.2.1") is None
+    records = _failed_logins(store)
+    assert [r["actor"] for r in records] == [
+        "user:a1",
+        "user:b1",
+        "address:192.0.2.1",
+        "user:a4",
+    ]
+    assert (records[2]["failed"], records[2]["names"]) == (2, ["a2", "a3"])
+
+
+def test_every_login_checks_one_password_hash(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown, disabled and known users cost the same: one Argon2 check each, so
+    the answer's time does not tell which names exist."""
+    users = Accounts(store)
+    users.add_user("known", "reviewer", PASSWORD, actor="test")
+    users.add_user("gone", "reviewer", PASSWORD, actor="test")
+    users.disable_user("gone", actor="test")
+    checked: list[str] = []
+    real = accounts._verify_password
+
+    def spy(stored: str, password: str) -> bool:
+        checked.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(accounts, "_verify_password", spy)
+    for name in ("nobody", "gone", "known"):
+        checked.clear()
+        assert users.log_in(name, "wrong password!", hours=1) is None
+        assert len(checked) == 1, name
+        assert checked[0].startswith("$argon2id$")
+    assert users.log_in("known", PASSWORD, hours=1) is not None

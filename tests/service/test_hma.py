@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+from bastion.banks.bank import BankKind, Banks
+from bastion.banks.entries import add_signals, first_entry_id
+from bastion.fingerprint import Signal
 from bastion.hashing import hash_bytes
 from tests.banks.helpers import flip_bits
 from tests.service.conftest import Service, image_bytes
@@ -142,3 +147,33 @@ def test_status_text(service: Service) -> None:
     answer = service.client.get("/status")
     assert answer.status_code == 200
     assert answer.text == "I-AM-ALIVE"
+
+
+def test_allowlist_entries_never_appear_as_matches(service: Service) -> None:
+    """An allowlist bank's entries are never answered as matches; they still suppress."""
+    pdq, blocked_id = _bank_with_photo(service)
+    Banks(service.state.store).create("ALLOWED", kind=BankKind.ALLOWLIST)
+    add_signals(service.state.store, "ALLOWED", [Signal("pdq", pdq)], external_ids=["fp"])
+    service.state.refresh_now()
+    allowed_id = first_entry_id(service.state.store, "ALLOWED", "fp")
+    client = service.auth("client")
+    params = {"signal_type": "pdq", "signal": pdq}
+    raw = service.client.get("/m/raw_lookup", params=params, headers=client).json()
+    assert raw == {"matches": [blocked_id]}
+    assert allowed_id not in raw["matches"]
+    with_distance = service.client.get(
+        "/m/raw_lookup", params={**params, "include_distance": "true"}, headers=client
+    ).json()
+    assert [m["bank_content_id"] for m in with_distance["matches"]] == [blocked_id]
+    only_allowlist = service.client.get(
+        "/m/raw_lookup", params={**params, "banks": "ALLOWED"}, headers=client
+    )
+    assert only_allowlist.status_code == 400
+    assert "allowlist" in only_allowlist.json()["message"]
+    # /m/lookup applies the allowlist: the blocklist match is suppressed, and the
+    # allowlist entry is not answered in its place.
+    assert service.client.get("/m/lookup", params=params, headers=client).json() == {}
+    by_upload = service.client.post(
+        "/m/lookup", files={"photo": ("p.jpg", image_bytes(11), "image/jpeg")}, headers=client
+    ).json()
+    assert "ALLOWED" not in json.dumps(by_upload)

@@ -23,6 +23,7 @@ from bastion import __version__
 from bastion.accounts import Principal
 from bastion.config import Settings
 from bastion.service import api, errors, hma, ui
+from bastion.service.fetch import Fetcher
 from bastion.service.limits import BodyLimit, Timeout
 from bastion.service.pages import templates
 from bastion.service.security import KeyCache, authenticate
@@ -91,6 +92,7 @@ def create_app(
     )
     app.state.bastion = state
     app.state.key_cache = KeyCache()
+    app.state.fetcher = Fetcher(settings)
     errors.install(app)
     app.include_router(api.router)
     app.include_router(hma.router)

@@ -9,6 +9,7 @@ answer ``bastion scan`` would give for the same file.
 from __future__ import annotations
 
 from fastapi import UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from bastion.banks.match import MatchOutcome, match_outcome
 from bastion.fingerprint import Fingerprint
@@ -17,7 +18,7 @@ from bastion.pipeline import ScanResult, scan_item
 from bastion.provenance import InspectOptions
 from bastion.scan.items import ScanItem
 from bastion.service.errors import ApiError
-from bastion.service.fetch import fetch
+from bastion.service.fetch import Fetcher
 from bastion.service.state import ServiceState
 
 
@@ -28,23 +29,32 @@ def read_upload(upload: UploadFile) -> tuple[bytes, str | None]:
     return data, upload.filename
 
 
-def media_from(
-    state: ServiceState, upload: UploadFile | None, url: str | None
-) -> tuple[bytes, str | None]:
-    """The bytes of an upload, or of ``url`` when fetching is allowed."""
-    if upload is not None:
-        return read_upload(upload)
-    if url:
-        return fetch(url, state.settings)
-    raise ApiError(400, "send a file (multipart/form-data) or a url")
-
-
 def fingerprint(state: ServiceState, data: bytes, name: str | None) -> Fingerprint:
     """Hashes of an upload; 422 with the reason when it is not usable media."""
     found = hash_bytes(data, name=name, settings=state.settings)
     if found.error is not None:
         raise ApiError(422, f"{found.error.code}: {found.error.message}")
     return found
+
+
+def _upload_fingerprint(state: ServiceState, upload: UploadFile) -> Fingerprint:
+    return fingerprint(state, *read_upload(upload))
+
+
+async def media_fingerprint(
+    state: ServiceState, fetcher: Fetcher, upload: UploadFile | None, url: str | None
+) -> Fingerprint:
+    """Hashes of an upload, or of the media at ``url`` when fetching is allowed.
+
+    Hashing runs in a worker thread; a fetch waits on the event loop and
+    keeps its fetch slot until its body is hashed (see :mod:`.fetch`).
+    """
+    if upload is not None:
+        return await run_in_threadpool(_upload_fingerprint, state, upload)
+    if url:
+        async with fetcher.fetched(url) as (data, name):
+            return await run_in_threadpool(fingerprint, state, data, name)
+    raise ApiError(400, "send a file (multipart/form-data) or a url")
 
 
 def match_upload(

@@ -6,8 +6,9 @@ API key: the paths, parameters and JSON shapes are HMA's, errors are
 ``/v1`` and the CLI; a "bank content id" is the id of the first entry of an
 item (entries of one item share an external id).
 
-Two things behave better than HMA by design: ``/m/lookup`` applies
-allowlist banks, and every route but ``/status`` needs credentials.
+Three things behave better than HMA by design: ``/m/lookup`` applies
+allowlist banks, no route ever answers an allowlist entry as a match, and
+every route but ``/status`` needs credentials.
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from bastion.accounts import Principal
-from bastion.banks.bank import Bank, BankNotFound, Banks
+from bastion.banks.bank import Bank, BankKind, BankNotFound, Banks
 from bastion.banks.entries import add_signals, content_entries, first_entry_id, withdraw_signals
 from bastion.banks.match import match_signals
 from bastion.fingerprint import Fingerprint, Signal
 from bastion.service import doors
 from bastion.service.errors import ApiError
 from bastion.service.params import RowId
-from bastion.service.security import BankReader, Curator, Matcher, State
+from bastion.service.security import BankReader, Curator, Fetching, Matcher, State
 from bastion.service.state import ServiceState
 from bastion.signals.pdq import hamming
 from bastion.signals.types import SignalKind, normalize_signal, signal_type
@@ -77,26 +79,28 @@ def _upload(photo: UploadFile | None, video: UploadFile | None) -> UploadFile | 
 
 
 @router.get("/h/hash")
-def hash_url(
+async def hash_url(
     _: Matcher,
     state: State,
+    fetcher: Fetching,
     url: Annotated[str, Query(max_length=4096)],
     types: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, str]:
-    data, name = doors.media_from(state, None, url)
-    return hma_hashes(doors.fingerprint(state, data, name), _types(types))
+    found = await doors.media_fingerprint(state, fetcher, None, url)
+    return hma_hashes(found, _types(types))
 
 
 @router.post("/h/hash")
-def hash_post(
+async def hash_post(
     _: Matcher,
     state: State,
+    fetcher: Fetching,
     photo: Photo = None,
     video: Video = None,
     types: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, str]:
-    data, name = doors.media_from(state, _upload(photo, video), None)
-    return hma_hashes(doors.fingerprint(state, data, name), _types(types))
+    found = await doors.media_fingerprint(state, fetcher, _upload(photo, video), None)
+    return hma_hashes(found, _types(types))
 
 
 # --- matching -------------------------------------------------------------------
@@ -115,21 +119,29 @@ async def raw_lookup(
     banks: Annotated[str | None, Query(max_length=4096)] = None,
     include_distance: bool = False,
 ) -> dict[str, list[Any]]:
-    """Entries whose hash is within their bank's threshold (no allowlists: raw).
+    """Blocklist entries whose hash is within their bank's threshold.
 
+    Raw: allowlists do not suppress here (``/m/lookup`` applies them), but
+    an allowlist entry is never answered as a match either - a caller that
+    acts on every id it gets back must not act on a known false positive.
     Served on the event loop: a lookup takes tens of microseconds, less than
     handing it to a thread would.
     """
     query = _signal(signal_type, signal)
     index = state.index
     wanted = set(_types(banks) or ())
-    known = {bank.name for bank in index.banks.values()}
-    if wanted - known:
-        raise ApiError(400, f"no bank named {sorted(wanted - known)[0]!r}")
+    kinds = {bank.name: bank.kind for bank in index.banks.values()}
+    if wanted - set(kinds):
+        raise ApiError(400, f"no bank named {sorted(wanted - set(kinds))[0]!r}")
+    allowlists = sorted(name for name in wanted if kinds[name] is BankKind.ALLOWLIST)
+    if allowlists:
+        raise ApiError(
+            400, f"bank {allowlists[0]!r} is an allowlist: its entries are never matches"
+        )
     found: dict[int, int] = {}
     for hit in index.lookup(query):
         bank = index.banks.get(hit.bank_id)
-        if bank is None or (wanted and bank.name not in wanted):
+        if bank is None or bank.kind is BankKind.ALLOWLIST or (wanted and bank.name not in wanted):
             continue
         if hit.distance <= bank.pdq_threshold or hit.signal_type != "pdq":
             found[hit.entry_id] = min(hit.distance, found.get(hit.entry_id, hit.distance))
@@ -147,28 +159,29 @@ def _by_bank(signals: list[Signal], state: ServiceState) -> dict[str, list[dict[
 
 
 @router.get("/m/lookup")
-def lookup(
+async def lookup(
     _: Matcher,
     state: State,
+    fetcher: Fetching,
     signal_type: Annotated[str | None, Query(max_length=32)] = None,
     signal: Annotated[str | None, Query(max_length=2_000_000)] = None,
     url: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> dict[str, Any]:
     """Matching banks and content ids, allowlists applied; by hash or by URL."""
     if url:
-        data, name = doors.media_from(state, None, url)
-        return _lookup_hashes(state, doors.fingerprint(state, data, name))
+        found = await doors.media_fingerprint(state, fetcher, None, url)
+        return await run_in_threadpool(_lookup_hashes, state, found)
     if not signal_type or not signal:
         raise ApiError(400, "give signal_type and signal, or url")
-    return _by_bank([_signal(signal_type, signal)], state)
+    return await run_in_threadpool(_by_bank, [_signal(signal_type, signal)], state)
 
 
 @router.post("/m/lookup")
-def lookup_post(
-    _: Matcher, state: State, photo: Photo = None, video: Video = None
+async def lookup_post(
+    _: Matcher, state: State, fetcher: Fetching, photo: Photo = None, video: Video = None
 ) -> dict[str, Any]:
-    data, name = doors.media_from(state, _upload(photo, video), None)
-    return _lookup_hashes(state, doors.fingerprint(state, data, name))
+    found = await doors.media_fingerprint(state, fetcher, _upload(photo, video), None)
+    return await run_in_threadpool(_lookup_hashes, state, found)
 
 
 def _lookup_hashes(state: ServiceState, found: Fingerprint) -> dict[str, Any]:
@@ -307,9 +320,10 @@ def bank_add_signal(who: Curator, state: State, name: str, body: dict[str, Any])
 
 
 @router.post("/c/bank/{name}/content")
-def bank_add_content(
+async def bank_add_content(
     who: Curator,
     state: State,
+    fetcher: Fetching,
     name: str,
     photo: Photo = None,
     video: Video = None,
@@ -317,17 +331,15 @@ def bank_add_content(
     metadata: Annotated[str | None, Query(max_length=100_000)] = None,
 ) -> dict[str, Any]:
     """Hash an upload (or ``url``) and add its hashes to the bank as one item."""
-    Banks(state.store).get(name)
-    data, filename = doors.media_from(state, _upload(photo, video), url)
     parsed = None
     if metadata:
         try:
             parsed = json.loads(metadata)
         except json.JSONDecodeError:
             raise ApiError(400, "metadata should be a json object") from None
-    return _add_content(
-        state, who, name, hma_hashes(doors.fingerprint(state, data, filename)), parsed
-    )
+    await run_in_threadpool(Banks(state.store).get, name)
+    found = await doors.media_fingerprint(state, fetcher, _upload(photo, video), url)
+    return await run_in_threadpool(_add_content, state, who, name, hma_hashes(found), parsed)
 
 
 def _content(state: ServiceState, bank: str, content_id: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ to N times ``BASTION_RATE_LIMIT`` requests a second in all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -40,7 +41,7 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """413 for a request body over ``limit`` bytes, declared or streamed."""
+    """413 for a request body over ``limit`` bytes, declared or streamed (chunked)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -58,27 +59,34 @@ class BodyLimit:
                 await _send_json(send, 413, message)
                 return
         seen = 0
-        started = False
+        exceeded = started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             incoming = await receive()
             if incoming["type"] == "http.request":
                 seen += len(incoming.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise _TooLarge
             return incoming
 
         async def watched(outgoing: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app answered the cut-off body itself (FastAPI's form
+                # parser turns any error while reading into a 400): it is a 413.
+                if not started:
+                    started = True
+                    await _send_json(send, 413, message)
+                return
             started = started or outgoing["type"] == "http.response.start"
             await send(outgoing)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await _send_json(send, 413, message)
+        if exceeded and not started:
+            await _send_json(send, 413, message)
 
 
 class Timeout:
@@ -145,3 +153,22 @@ class RateLimiter:
                 bucket.tokens -= 1.0
                 return 0.0
             return (1.0 - bucket.tokens) / self.rate
+
+
+class LoginThrottle:
+    """Login attempts per user name and per source address, in each serving process.
+
+    Per name, 5 at once then one every 12 s, so one password cannot be
+    guessed quickly; per address, 10 at once then one every 6 s, so trying
+    many names (or flooding the audit log with failures) cannot go fast
+    either.  Behind a reverse proxy, run uvicorn with ``--proxy-headers`` so
+    the address is the client's, not the proxy's.
+    """
+
+    def __init__(self) -> None:
+        self._names = RateLimiter(1 / 12, burst=5)
+        self._addresses = RateLimiter(1 / 6, burst=10)
+
+    def wait_time(self, name: str, address: str) -> float:
+        """0 if this attempt may be checked (and it is counted), else seconds to wait."""
+        return self._addresses.wait_time(address) or self._names.wait_time(name)

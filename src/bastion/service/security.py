@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bastion.accounts import Permission, Principal
 from bastion.service.errors import ApiError
+from bastion.service.fetch import Fetcher
 from bastion.service.state import ServiceState
 
 SESSION_COOKIE = "bastion_session"
@@ -100,6 +101,23 @@ async def authenticate(request: Request) -> Principal:
     )
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def login_wait(request: Request, name: str) -> float:
+    """0 if this login attempt may be checked, else seconds to wait (429).
+
+    A refused attempt is counted in its address's failed-login audit record.
+    """
+    state = state_of(request)
+    address = client_address(request)
+    wait = state.logins.wait_time(name, address)
+    if wait:
+        state.accounts.login_throttled(name, address)
+    return wait
+
+
 async def _check_csrf(request: Request, expected: str) -> None:
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
@@ -129,7 +147,14 @@ async def current_state(request: Request) -> ServiceState:
     return state_of(request)
 
 
+async def current_fetcher(request: Request) -> Fetcher:
+    """A dependency: this process's URL fetcher (its slots are per process)."""
+    fetcher: Fetcher = request.app.state.fetcher
+    return fetcher
+
+
 State = Annotated[ServiceState, Depends(current_state)]
+Fetching = Annotated[Fetcher, Depends(current_fetcher)]
 Matcher = Annotated[Principal, Depends(require(Permission.MATCH))]
 BankReader = Annotated[Principal, Depends(require(Permission.READ_BANKS))]
 Curator = Annotated[Principal, Depends(require(Permission.MANAGE_BANKS))]

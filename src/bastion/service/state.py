@@ -17,7 +17,7 @@ from bastion.accounts import Accounts
 from bastion.banks.index import Index
 from bastion.config import Settings
 from bastion.review.queue import ReviewQueue
-from bastion.service.limits import RateLimiter
+from bastion.service.limits import LoginThrottle, RateLimiter
 from bastion.store import Store
 
 log = logging.getLogger("bastion.service")
@@ -37,6 +37,7 @@ class ServiceState:
         self.accounts = Accounts(store)
         self.queue = ReviewQueue(store, settings)
         self.rate_limiter = RateLimiter(settings.rate_limit)
+        self.logins = LoginThrottle()
         self._index: Index | None = None
         self._refreshed_at = 0.0
         self._load_error: str | None = None
@@ -57,6 +58,7 @@ class ServiceState:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.accounts.flush_failed_logins()
         self.store.dispose()
 
     def _run(self) -> None:

@@ -20,16 +20,19 @@ from bastion.banks.labels import SCHEMES
 from bastion.review.queue import DISPUTES, UNDO_SECONDS, Decision, Item, Media, Reveal
 from bastion.review.render import NotAnImage, render_item
 from bastion.service.errors import ApiError
-from bastion.service.limits import RateLimiter
 from bastion.service.pages import templates
 from bastion.service.params import RowId
-from bastion.service.security import SESSION_COOKIE, Reviewer, state_of
+from bastion.service.security import (
+    SESSION_COOKIE,
+    Reviewer,
+    client_address,
+    login_wait,
+    state_of,
+)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "bastion_login_csrf"
-#: Failed and successful logins per user name and process: 5 at once, then one every 12 s.
-_logins = RateLimiter(1 / 12, burst=5)
 #: Category codes offered when confirming, by scheme (any valid label is accepted);
 #: nothing is preselected: the reviewer chooses.
 CATEGORIES = {
@@ -80,10 +83,16 @@ def log_in(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not expected or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
         raise ApiError(403, "the login form expired: reload it and try again")
-    if _logins.wait_time(f"login:{name}"):
-        return login_form(request, problem="Too many attempts for this user; wait a minute.")
+    wait = login_wait(request, name)
+    if wait:
+        refused = login_form(request, problem="Too many attempts; wait a minute.")
+        refused.status_code = 429
+        refused.headers["Retry-After"] = str(max(1, round(wait)))
+        return refused
     state = state_of(request)
-    login = state.accounts.log_in(name, password, hours=state.settings.session_hours)
+    login = state.accounts.log_in(
+        name, password, hours=state.settings.session_hours, address=client_address(request)
+    )
     if login is None:
         return login_form(request, problem="Wrong name or password.")
     response = RedirectResponse("/ui/", status_code=303)
