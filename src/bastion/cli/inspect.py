@@ -51,8 +51,10 @@ def inspect_command(
     """Assess each file's provenance and show the evidence behind it.
 
     Levels say what the evidence proves: "verified" when a valid signature
-    covers it, "declared" when only unsigned metadata says so, "estimated"
-    for a detector's score.  A file with no evidence is reported as such,
+    from a trusted signer (BASTION_TRUST_ANCHORS) covers it, "signed by an
+    untrusted signer" when the signature is valid but nobody vouches for the
+    signer, "declared" when only unsigned metadata says so, "estimated" for
+    a detector's score.  A file with no evidence is reported as such,
     never as authentic.  Model files get their SHA-256, AutoV2 hash and
     header metadata, read without loading tensors.  Exits with status 1
     when a file could not be read.
