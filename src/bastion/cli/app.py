@@ -38,6 +38,9 @@ app = typer.Typer(
     help="Hash, match and triage media against known-abuse hash lists.",
     no_args_is_help=True,
     add_completion=False,
+    # Click's plain help: Rich's help panels cut long option names off with
+    # "…" in an 80-column terminal; this wraps the help text instead.
+    rich_markup_mode=None,
 )
 
 
