@@ -69,7 +69,8 @@ def test_te_dihedral_adds_seven_pdq_lines(collection: Path) -> None:
 
 
 def test_table_for_people(collection: Path) -> None:
-    result = runner.invoke(app, ["hash", str(collection / "a.jpg")])
+    # Wide enough that the file name is not folded, whatever the temporary path.
+    result = runner.invoke(app, ["hash", str(collection / "a.jpg")], env={"COLUMNS": "250"})
     assert result.exit_code == 0
     assert "pdq" in result.stdout
     assert "a.jpg" in result.stdout
@@ -88,7 +89,8 @@ def test_bad_inputs_each_get_a_row_and_the_run_continues(tmp_path: Path) -> None
     (root / "loop").mkdir()
     (root / "loop" / "back").symlink_to(root)
     os.mkfifo(root / "pipe")
-    result = runner.invoke(app, ["hash", "-f", "jsonl", str(root), str(tmp_path / "missing")])
+    (root / "dangling").symlink_to(tmp_path / "missing")
+    result = runner.invoke(app, ["hash", "-f", "jsonl", str(root)])
     assert result.exit_code == 1
     by_name = {Path(str(r["path"])).name: r for r in rows_of(result.stdout)}
     expected = {
@@ -99,7 +101,7 @@ def test_bad_inputs_each_get_a_row_and_the_run_continues(tmp_path: Path) -> None
         "notes.jpg": "not-an-image",
         "back": "symlink-loop",
         "pipe": "not-a-file",
-        "missing": "not-found",
+        "dangling": "not-found",
     }
     assert {name: row["error_code"] for name, row in by_name.items()} == expected
     assert by_name["good.jpg"]["status"] == "ok"

@@ -1,7 +1,9 @@
 """Rows of results, written as a terminal table or for machines (JSONL, CSV, TE).
 
 Machine formats stream one row at a time to stdout; only the table, meant
-for a person at a terminal, waits for all rows.
+for a person at a terminal, waits for all rows.  Its cells are Rich
+``Text``, never markup: a file named ``[bold]x.jpg`` or a label ``[v2]`` is
+shown as written.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bastion.banks.match import Match
 from bastion.fingerprint import Fingerprint, ItemError, Signal
@@ -161,13 +164,15 @@ class RowWriter:
         self.out.flush()
 
 
-def _video_text(fp: Fingerprint) -> str:
+def _video_text(fp: Fingerprint) -> Text:
     video = fp.video
     assert video is not None
     every = f"every {video.interval:g} s" if video.interval else "every frame"
     duration = f" of {video.duration:.1f} s" if video.duration else ""
-    line = f"vpdq   {len(video.features)} frames{duration} ({every}, {video.codec})"
-    return line + (f" [yellow]{video.stopped}[/yellow]" if video.stopped else "")
+    line = Text(f"vpdq   {len(video.features)} frames{duration} ({every}, {video.codec})")
+    if video.stopped:
+        line.append(f" {video.stopped}", style="yellow")
+    return line
 
 
 def _match_text(found: Match) -> str:
@@ -199,21 +204,24 @@ def _table(rows: Iterable[HashRow], dihedral: bool, matches: bool) -> Table:
     for row in rows:
         fp = row.fingerprint
         problem = row.problem
-        lines = [f"{s.type:<6} {s.value}" for s in fp.signals] if fp else []
+        lines = [Text(f"{s.type:<6} {s.value}") for s in fp.signals] if fp else []
         if fp and fp.video is not None:
             lines.append(_video_text(fp))
         if fp and dihedral:
             lines += [
-                f"{n:<10} {v}" for n, v in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True)
+                Text(f"{n:<10} {v}")
+                for n, v in zip(DIHEDRAL_NAMES[1:], fp.pdq_dihedral[1:], strict=True)
             ]
         if problem:
-            lines.append(f"[red]{problem.code}[/red]: {problem.message}")
-        quality = ""
+            lines.append(Text.assemble((problem.code, "red"), f": {problem.message}"))
+        quality = Text()
         if fp and fp.pdq_quality is not None:
-            quality = f"{fp.pdq_quality}" + (" [yellow](low)[/yellow]" if fp.low_quality else "")
-        cells = [row.path, fp.media_type if fp else "", "\n".join(lines), quality]
+            quality.append(f"{fp.pdq_quality}")
+            if fp.low_quality:
+                quality.append(" (low)", style="yellow")
+        cells = [Text(row.path), Text(fp.media_type if fp else ""), Text("\n").join(lines), quality]
         if matches:
-            found = row.matches or ()
-            cells.append("\n".join(_match_text(m) for m in found) or "[dim]none[/dim]")
+            found = [Text(_match_text(m)) for m in row.matches or ()]
+            cells.append(Text("\n").join(found) if found else Text("none", style="dim"))
         table.add_row(*cells)
     return table

@@ -32,7 +32,8 @@ class RateColumn(ProgressColumn):
 def progress_bar(console: Console, unit: str = "files") -> Progress:
     """A transient bar: description, bar, done/total, rate and ETA."""
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        # The description may name a file: shown as written, never as markup.
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         RateColumn(unit),

@@ -23,13 +23,13 @@ from bastion.provenance.evidence import (
 EXPECTED = [
     ("A.jpg", NO_EVIDENCE, None),
     ("P1000827.jpg", NO_EVIDENCE, None),
-    ("C.jpg", "algorithmic — verified", ["algorithmicMedia"]),
+    ("C.jpg", "algorithmic — signed by an untrusted signer", ["algorithmicMedia"]),
     ("CA.jpg", SIGNED_NO_ORIGIN, []),
-    ("C_with_CAWG_data.jpg", "camera capture — verified", ["digitalCapture"]),
+    ("C_with_CAWG_data.jpg", "camera capture — signed by an untrusted signer", ["digitalCapture"]),
     ("XCA.jpg", MANIFEST_INVALID, None),
     ("E-sig-CA.jpg", MANIFEST_INVALID, None),
     ("cloud.jpg", NO_EVIDENCE, None),
-    ("pdf-file.pdf", "ai-generated — verified", ["trainedAlgorithmicMedia"]),
+    ("pdf-file.pdf", "ai-generated — signed by an untrusted signer", ["trainedAlgorithmicMedia"]),
 ]
 
 
@@ -74,7 +74,11 @@ def test_damaged_manifest_bytes_never_crash(testdata: Path) -> None:
         # Damage either breaks the signature, stops the parser (reported as
         # unreadable), or lands where nothing is covered; it never passes
         # silently as a different origin.
-        assert level in (MANIFEST_INVALID, NO_EVIDENCE, "algorithmic — verified"), offset
+        assert level in (
+            MANIFEST_INVALID,
+            NO_EVIDENCE,
+            "algorithmic — signed by an untrusted signer",
+        ), offset
 
 
 def test_inspect_command(testdata: Path) -> None:
@@ -82,6 +86,9 @@ def test_inspect_command(testdata: Path) -> None:
     result = CliRunner().invoke(app, ["inspect", "--json", *files])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [row["level"] for row in rows] == ["ai-generated — verified", NO_EVIDENCE]
+    assert [row["level"] for row in rows] == [
+        "ai-generated — signed by an untrusted signer",
+        NO_EVIDENCE,
+    ]
     plain = CliRunner().invoke(app, ["inspect", files[1]])
     assert "no provenance evidence" in plain.stdout

@@ -17,6 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bastion.config import Settings
 from bastion.provenance import Strength, inspect_bytes
+from bastion.review.priority import TIERS, priority
 from tests.provenance.files import jpeg
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
@@ -118,23 +119,51 @@ def _anchors(tmp_path: Path, *roots: x509.Certificate) -> Settings:
 
 
 @pytest.mark.parametrize(
-    ("source_type", "level"),
+    ("source_type", "origin"),
     [
-        ("trainedAlgorithmicMedia", "ai-generated — verified"),
-        ("compositeWithTrainedAlgorithmicMedia", "ai-edited — verified"),
-        ("digitalCapture", "camera capture — verified"),
-        # A term that says nothing about a model or a camera.
-        ("digitalCreation", "signed, origin not declared"),
+        ("trainedAlgorithmicMedia", "ai-generated"),
+        ("compositeWithTrainedAlgorithmicMedia", "ai-edited"),
+        ("digitalCapture", "camera capture"),
     ],
 )
-def test_signed_source_types(ca: SigningCA, source_type: str, level: str) -> None:
-    assert inspect_bytes(ca.sign(source_type), "image/jpeg", Settings()).level == level
+def test_only_a_trusted_signer_verifies(
+    ca: SigningCA, tmp_path: Path, source_type: str, origin: str
+) -> None:
+    """Anyone can sign a manifest: without a trust anchor it is not "verified"."""
+    signed = ca.sign(source_type)
+    untrusted = inspect_bytes(signed, "image/jpeg", Settings())
+    assert untrusted.level == f"{origin} — signed by an untrusted signer"
+    assert untrusted.evidence[0].strength is Strength.UNTRUSTED_SIGNATURE
+    stranger = make_ca("Other")
+    elsewhere = inspect_bytes(signed, "image/jpeg", _anchors(tmp_path, stranger.root))
+    assert elsewhere.level == f"{origin} — signed by an untrusted signer"
+    trusted = inspect_bytes(signed, "image/jpeg", _anchors(tmp_path, ca.root))
+    assert trusted.level == f"{origin} — verified"
+    assert trusted.evidence[0].strength is Strength.VERIFIED
+
+
+def test_an_untrusted_signature_ranks_below_a_trusted_one(ca: SigningCA, tmp_path: Path) -> None:
+    signed = ca.sign("trainedAlgorithmicMedia")
+    untrusted = inspect_bytes(signed, "image/jpeg", Settings()).level
+    trusted = inspect_bytes(signed, "image/jpeg", _anchors(tmp_path, ca.root)).level
+    low = priority({"provenance": untrusted}, TIERS)
+    high = priority({"provenance": trusted}, TIERS)
+    assert low.tier == high.tier == "ai"
+    assert low.value < high.value
+
+
+def test_a_signature_without_origin_is_not_an_origin(ca: SigningCA) -> None:
+    # A term that says nothing about a model or a camera.
+    assert inspect_bytes(ca.sign("digitalCreation"), "image/jpeg", Settings()).level == (
+        "signed, origin not declared"
+    )
 
 
 def test_trust_depends_on_the_configured_anchors(ca: SigningCA, tmp_path: Path) -> None:
     signed = ca.sign("trainedAlgorithmicMedia")
     untrusted = inspect_bytes(signed, "image/jpeg", Settings())
     assert untrusted.evidence[0].detail["trust"] == "valid, signer not in trust list"
+    assert "untrusted signer" in untrusted.evidence[0].summary
     trusted = inspect_bytes(signed, "image/jpeg", _anchors(tmp_path, ca.root))
     assert trusted.evidence[0].detail["trust"] == "trusted"
     assert trusted.evidence[0].detail["signer"]["issuer"] == "Bastion Tests"

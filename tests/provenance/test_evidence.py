@@ -5,6 +5,7 @@ from __future__ import annotations
 from bastion.provenance.evidence import (
     MANIFEST_INVALID,
     NO_EVIDENCE,
+    SIGNED_NO_ORIGIN,
     Evidence,
     Origin,
     Strength,
@@ -34,3 +35,12 @@ def test_generation_outranks_capture_at_equal_strength() -> None:
     both = [ev(Strength.DECLARED, Origin.CAMERA), ev(Strength.DECLARED, Origin.AI_EDITED)]
     assert assess(both).level == "ai-edited — declared"
     assert len(assess(both).evidence) == 2
+
+
+def test_an_untrusted_signature_sits_between_verified_and_declared() -> None:
+    untrusted = ev(Strength.UNTRUSTED_SIGNATURE, Origin.CAMERA, "c2pa")
+    declared = ev(Strength.DECLARED, Origin.AI_GENERATED, "xmp")
+    verified = ev(Strength.VERIFIED, Origin.AI_GENERATED, "c2pa")
+    assert assess([declared, untrusted]).level == "camera capture — signed by an untrusted signer"
+    assert assess([untrusted, verified]).level == "ai-generated — verified"
+    assert assess([ev(Strength.UNTRUSTED_SIGNATURE)]).level == SIGNED_NO_ORIGIN

@@ -77,6 +77,32 @@ def test_forge_and_lora_tags_without_hashes() -> None:
     assert models(found) == [("lora", "style_one", None)]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alpha beta gamma",
+        "alpha beta\nNegative prompt: gamma",
+        # Settings-like words in prose are not A1111's settings line.
+        "alpha\nwe took ten Steps: then Seed: none, Sampler: some",
+        "alpha\nSteps: many, Sampler: Euler a, Seed: 1",
+    ],
+)
+def test_free_text_parameters_are_not_automatic1111(text: str) -> None:
+    result = inspect_bytes(png({"parameters": text}), None, Settings())
+    assert result.level == "no provenance evidence"
+    (found,) = [e for e in result.evidence if e.reader == "generator"]
+    assert found.strength is Strength.NOTE
+    assert found.origin is None
+    assert "AUTOMATIC1111" not in str(found.detail.get("generator"))
+    assert "not AUTOMATIC1111 parameters" in found.summary
+
+
+def test_free_text_user_comment_is_not_automatic1111() -> None:
+    comment = b"ASCII\x00\x00\x00alpha\nwe took ten Steps: then Seed: none"
+    result = inspect_bytes(jpeg(exif=exif_with(user_comment=comment)), None, Settings())
+    assert not [e for e in result.evidence if e.reader == "generator"]
+
+
 def test_comfyui_api_graph() -> None:
     graph = {
         "4": {
@@ -101,6 +127,69 @@ def test_comfyui_api_graph() -> None:
     ]
     assert found.detail["settings"] == {"seed": 7, "steps": 30, "cfg": 6.5}
     assert found.detail["prompt"] == "alpha beta"
+
+
+def _encoder(text: str) -> dict[str, Any]:
+    return {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": ["4", 1]}}
+
+
+def test_comfyui_negative_prompt_is_what_the_sampler_takes_as_negative() -> None:
+    graph = {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "base.safetensors"}},
+        "7": _encoder("gamma delta"),
+        "6": _encoder("alpha beta"),
+        "3": {
+            "class_type": "KSampler",
+            "inputs": {"seed": 1, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0]},
+        },
+    }
+    found = generator(png({"prompt": json.dumps(graph)}), include_prompts=True)
+    assert found.detail["prompt"] == "alpha beta"
+    assert found.detail["negative_prompt"] == "gamma delta"
+    withheld = generator(png({"prompt": json.dumps(graph)}))
+    assert withheld.detail["withheld"] == ["prompt", "negative_prompt"]
+
+
+def test_comfyui_prompts_are_followed_through_conditioning_nodes() -> None:
+    """ControlNet and combine nodes sit between the encoders and the sampler."""
+    graph = {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "base.safetensors"}},
+        "6": _encoder("alpha"),
+        "8": _encoder("beta"),
+        "7": _encoder("gamma"),
+        "9": {
+            "class_type": "ConditioningCombine",
+            "inputs": {"conditioning_1": ["6", 0], "conditioning_2": ["8", 0]},
+        },
+        "10": {
+            "class_type": "ControlNetApplyAdvanced",
+            "inputs": {"positive": ["9", 0], "negative": ["7", 0], "control_net": ["11", 0]},
+        },
+        "11": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "edges.pth"}},
+        "3": {
+            "class_type": "KSampler",
+            "inputs": {"model": ["4", 0], "positive": ["10", 0], "negative": ["10", 1]},
+        },
+    }
+    found = generator(png({"prompt": json.dumps(graph)}), include_prompts=True)
+    assert found.detail["prompt"] == "alpha\nbeta"
+    assert found.detail["negative_prompt"] == "gamma"
+
+
+def test_comfyui_zeroed_negative_and_guider_without_sides() -> None:
+    zeroed = {
+        "6": _encoder("alpha"),
+        "8": {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["6", 0]}},
+        "3": {"class_type": "KSampler", "inputs": {"positive": ["6", 0], "negative": ["8", 0]}},
+    }
+    found = generator(png({"prompt": json.dumps(zeroed)}), include_prompts=True)
+    assert (found.detail["prompt"], found.detail["negative_prompt"]) == ("alpha", None)
+    guided = {
+        "6": _encoder("alpha"),
+        "22": {"class_type": "BasicGuider", "inputs": {"conditioning": ["6", 0]}},
+    }
+    found = generator(png({"prompt": json.dumps(guided)}), include_prompts=True)
+    assert (found.detail["prompt"], found.detail["negative_prompt"]) == ("alpha", None)
 
 
 def test_comfyui_workflow_only() -> None:

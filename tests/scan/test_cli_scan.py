@@ -92,13 +92,13 @@ def test_scan_rows_carry_provenance_and_metadata_named_models_match(tmp_path: Pa
     assert [m["bank"] for m in rows["generated.png"]["matches"]] == ["models"]
     assert rows["plain.jpg"]["provenance"] == "no provenance evidence"
     assert [rows[name]["low_quality"] for name in sorted(rows)] == [True, False, True]
-    assert rows["signed.jpg"]["provenance"] == "camera capture — verified", rows["signed.jpg"][
-        "provenance_evidence"
-    ]
+    assert rows["signed.jpg"]["provenance"] == "camera capture — signed by an untrusted signer", (
+        rows["signed.jpg"]["provenance_evidence"]
+    )
     summary = json.loads(result.stdout)
     assert summary["provenance"] == {
         "ai-generated — declared": 1,
-        "camera capture — verified": 1,
+        "camera capture — signed by an untrusted signer": 1,
         "no provenance evidence": 1,
     }
     assert (out / "removal-list.txt").read_text().strip().endswith("generated.png")

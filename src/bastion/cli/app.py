@@ -7,7 +7,7 @@ is always clean.
 
 from __future__ import annotations
 
-import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -20,11 +20,15 @@ from bastion.cli.common import (
     FrameIntervalOption,
     KeyframesOption,
     OutputFormatOption,
+    OutputOption,
     PruneOption,
     load_settings,
+    output_stream,
+    require_paths,
     stderr,
     video_options,
 )
+from bastion.cli.outcome import exit_for
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.hashing import hash_file
@@ -38,6 +42,9 @@ app = typer.Typer(
     help="Hash, match and triage media against known-abuse hash lists.",
     no_args_is_help=True,
     add_completion=False,
+    # Click's plain help: Rich's help panels cut long option names off with
+    # "…" in an 80-column terminal; this wraps the help text instead.
+    rich_markup_mode=None,
 )
 
 
@@ -77,10 +84,48 @@ def iter_hash_rows(
             progress.advance(task)
 
 
+class Unchecked:
+    """Inputs not checked fully, counted by reason: said on stderr at the end
+    of a run, and the exit status (1) says so too."""
+
+    #: Why an item with a PDQ below the quality threshold is not checked fully.
+    LOW_QUALITY = "low-quality PDQ"
+    #: Why an item whose matches an allowlist suppressed is not checked fully.
+    SUPPRESSED = "match suppressed by an allowlist"
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.items = 0
+        self.reasons: Counter[str] = Counter()
+
+    def add(self, row: HashRow, *, low_quality_matched: bool = False, suppressed: int = 0) -> None:
+        """Count one input; ``low_quality_matched``: its low-quality PDQ was matched anyway."""
+        reasons = [row.problem.code] if row.problem else []
+        if row.fingerprint and row.fingerprint.low_quality and not low_quality_matched:
+            reasons.append(self.LOW_QUALITY)
+        if suppressed:
+            reasons.append(self.SUPPRESSED)
+        self.total += 1
+        self.items += bool(reasons)
+        self.reasons.update(reasons)
+
+    def finish(self) -> None:
+        """Say what was not checked, by reason; exit 1 when anything was not."""
+        if self.items:
+            stderr.print(
+                f"[yellow]{self.items} of {self.total} inputs not checked fully:[/yellow]",
+                highlight=False,
+            )
+            for reason, count in sorted(self.reasons.items()):
+                stderr.print(f"  {reason}: {count:,}", markup=False, highlight=False)
+        exit_for(self.items)
+
+
 @app.command("hash")
 def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files and directories (recursive).")],
     output_format: OutputFormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Add the 8 rotation/flip variants of the PDQ hash.")
     ] = False,
@@ -91,19 +136,20 @@ def hash_command(
 ) -> None:
     """Print MD5, SHA-1, SHA-256 and PDQ of every file; vPDQ of every video.
 
-    A video's vPDQ hashes one frame a second by default.  Exits with status
-    1 when any file could not be hashed; each such file has its own row
-    saying why, and every other file is still hashed.
+    A video's vPDQ hashes one frame a second by default.  Exit status: 0
+    every file hashed; 1 some could not be hashed fully (each has its own row
+    saying why, counted by reason on stderr; a PDQ below the quality
+    threshold counts too); 2 nothing ran (a missing path, an unwritable -o).
     """
+    settings = load_settings()
+    require_paths(paths)
     several = len(paths) > 1 or any(path.is_dir() for path in paths)
-    writer = RowWriter(output_format, sys.stdout, dihedral=dihedral, several=several)
     video = video_options(frame_interval, every_frame, keyframes, prune)
-    total = failures = 0
-    for row in iter_hash_rows(paths, load_settings(), dihedral=dihedral, video=video):
-        writer.write(row)
-        total += 1
-        failures += row.status == "error"
-    writer.close()
-    if failures:
-        stderr.print(f"[yellow]{failures} of {total} inputs could not be hashed fully[/yellow]")
-        raise typer.Exit(1)
+    unchecked = Unchecked()
+    with output_stream(output) as out:
+        writer = RowWriter(output_format, out, dihedral=dihedral, several=several)
+        for row in iter_hash_rows(paths, settings, dihedral=dihedral, video=video):
+            writer.write(row)
+            unchecked.add(row)
+        writer.close()
+    unchecked.finish()

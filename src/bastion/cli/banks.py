@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,10 @@ from typing import Annotated, BinaryIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from bastion.banks import Bank, BankKind, Banks, import_records
 from bastion.banks.bank import ImportSummary
@@ -26,9 +29,11 @@ from bastion.cli.common import (
     fail,
     load_settings,
     open_store,
+    require_paths,
     stderr,
     user_errors,
     video_options,
+    writable,
 )
 from bastion.cli.outcome import exit_for
 from bastion.fingerprint import Signal
@@ -37,7 +42,8 @@ from bastion.formats.detect import HEAD_BYTES
 from bastion.formats.records import Reject
 from bastion.hashing import hash_file
 from bastion.media.video import VideoOptions
-from bastion.signals.types import normalize_signal, parse_signal
+from bastion.scan.walk import WalkProblem, iter_files
+from bastion.signals.types import InvalidSignal, normalize_signal, parse_signal, signal_type
 
 bank_app = typer.Typer(help="Manage banks of known hashes.", no_args_is_help=True)
 
@@ -66,7 +72,7 @@ def create(
             name, kind=kind, description=description, pdq_threshold=pdq_threshold
         )
     stderr.print(
-        f"created {bank.kind} [bold]{bank.name}[/bold] (PDQ threshold {bank.pdq_threshold})"
+        f"created {bank.kind} [bold]{escape(bank.name)}[/bold] (PDQ threshold {bank.pdq_threshold})"
     )
 
 
@@ -82,14 +88,14 @@ def list_banks(
             typer.echo(json.dumps({**_bank_dict(bank), "active": stats.active}))
         return
     table = Table("bank", "kind", "pdq threshold", "entries", "withdrawn", "description")
-    for bank, stats in rows:
+    for bank, stats in rows:  # user data: shown as written, never as markup
         table.add_row(
             bank.name,
             bank.kind,
             str(bank.pdq_threshold),
             f"{stats.active:,}",
             f"{stats.withdrawn:,}",
-            bank.description,
+            Text(bank.description),
         )
     Console().print(table)
 
@@ -127,22 +133,24 @@ def show(
         return
     console = Console()
     bank = stats.bank
-    console.print(f"[bold]{bank.name}[/bold] - {bank.kind}, PDQ threshold {bank.pdq_threshold}")
+    console.print(
+        f"[bold]{escape(bank.name)}[/bold] - {bank.kind}, PDQ threshold {bank.pdq_threshold}"
+    )
     if bank.description:
-        console.print(bank.description)
+        console.print(bank.description, markup=False)
     console.print(f"{stats.active:,} active entries, {stats.withdrawn:,} withdrawn")
     counts = Table("signal type", "entries")
-    for signal_type, count in stats.by_signal_type.items():
-        counts.add_row(signal_type, f"{count:,}")
+    for type_name, count in stats.by_signal_type.items():
+        counts.add_row(type_name, f"{count:,}")
     labels = Table("label", "entries")
     for label, count in stats.by_label.items():
-        labels.add_row(label, f"{count:,}")
+        labels.add_row(Text(label), f"{count:,}")
     console.print(counts, labels)
     if last is None:
         console.print("never imported")
     else:
         console.print(
-            f"last import ({stats.imports} in all): {last.source} [{last.format}] "
+            f"last import ({stats.imports} in all): {escape(last.source)} \\[{last.format}] "
             f"version {last.version or '-'} at {last.finished_at:%Y-%m-%d %H:%M:%S %Z}: "
             f"+{last.added} added, {last.updated} updated, {last.restored} restored, "
             f"{last.withdrawn} withdrawn, {last.unchanged} unchanged, {last.rejected} rejected"
@@ -225,7 +233,8 @@ def import_command(
     with user_errors():
         list_format = get_format(fmt or _detected_format(file))
         banks.get(name)
-    reject_file = rejects.open("w", newline="") if rejects else None
+    with writable(f"--rejects {rejects}"):
+        reject_file = rejects.open("w", newline="") if rejects else None
     reject_writer = csv.writer(reject_file) if reject_file else None
     if reject_writer:
         reject_writer.writerow(("location", "reason"))
@@ -237,7 +246,8 @@ def import_command(
             reject_writer.writerow((item.location, item.reason))
         if shown < 20:
             stderr.print(
-                f"[yellow]rejected[/yellow] {item.location}: {item.reason}", highlight=False
+                f"[yellow]rejected[/yellow] {escape(f'{item.location}: {item.reason}')}",
+                highlight=False,
             )
         shown += 1
 
@@ -251,7 +261,7 @@ def import_command(
     )
     try:
         with user_errors(), progress, file.open("rb") as raw:
-            task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
+            task = progress.add_task(f"importing {escape(file.name)}", total=file.stat().st_size)
             stream = _ProgressReader(raw, progress, task)
             report = import_records(
                 banks.store,
@@ -289,7 +299,8 @@ def _print_label_changes(report: ImportReport, shown: int = 20) -> None:
         before = format_labels(change.before) or "(none)"
         after = format_labels(change.after) or "(none)"
         stderr.print(
-            f"[cyan]relabel[/cyan] {change.location}: {before} -> {after}", highlight=False
+            f"[cyan]relabel[/cyan] {escape(change.location)}: {escape(before)} -> {escape(after)}",
+            highlight=False,
         )
     if report.relabelled > shown:
         stderr.print(f"... and {report.relabelled - shown:,} more label changes")
@@ -331,11 +342,13 @@ def export_command(
         report = list_format.write(entries, sys.stdout.buffer)
         sys.stdout.flush()
     else:
-        with output.open("wb") as out:
+        with writable(f"-o {output}"):
+            out = output.open("wb")
+        with out:
             report = list_format.write(entries, out)
     stderr.print(f"wrote {report.written:,} entries")
     for reason, count in report.skipped.items():
-        stderr.print(f"[yellow]skipped {count:,}[/yellow]: {reason}")
+        stderr.print(f"[yellow]skipped {count:,}[/yellow]: {escape(reason)}")
 
 
 def _signals_of(
@@ -348,7 +361,7 @@ def _signals_of(
     ``.vpdq.txt`` file (Meta's vPDQ output) one video.
     """
     settings = load_settings()
-    for target in targets:
+    for target in _expand(targets):
         path = Path(target)
         if not path.is_file() or path.name.endswith(VPDQ_SUFFIXES):
             with user_errors():
@@ -361,16 +374,50 @@ def _signals_of(
         if fingerprint.video is not None and fingerprint.video.features:
             yield Signal("vpdq", fingerprint.video.signal_value), fingerprint.sha256
         if fingerprint.error is not None:
-            stderr.print(f"[yellow]{target}[/yellow]: {fingerprint.error}", highlight=False)
+            stderr.print(
+                f"[yellow]{escape(target)}[/yellow]: {escape(str(fingerprint.error))}",
+                highlight=False,
+            )
         for signal in fingerprint.signals:
             if signal.type == "pdq" and fingerprint.low_quality and not low_quality_pdq:
                 stderr.print(
-                    f"[yellow]not using the PDQ of {target}[/yellow]: quality "
+                    f"[yellow]not using the PDQ of {escape(target)}[/yellow]: quality "
                     f"{fingerprint.pdq_quality} is below the threshold "
                     "(--allow-low-quality to use it anyway)"
                 )
                 continue
             yield signal, fingerprint.sha256
+
+
+def _expand(targets: list[str]) -> list[str]:
+    """The targets with folders walked (their files in order); a target that
+    is neither a file nor a ``TYPE:VALUE`` hash stops everything first."""
+    require_paths(Path(target) for target in targets if not _names_a_signal(target))
+    expanded: list[str] = []
+    for target in targets:
+        if not Path(target).is_dir():
+            expanded.append(target)
+            continue
+        for item in iter_files([target]):
+            if isinstance(item, WalkProblem):
+                stderr.print(
+                    f"[yellow]not added: {escape(str(item.path))}[/yellow]: "
+                    f"{escape(item.error.message)}",
+                    highlight=False,
+                )
+            else:
+                expanded.append(str(item))
+    return expanded
+
+
+def _names_a_signal(target: str) -> bool:
+    """Whether ``target`` reads as ``TYPE:VALUE`` (or ``TYPE VALUE``) of a known type."""
+    type_name, *value = re.split(r"[: ]", target.strip(), maxsplit=1)
+    try:
+        signal_type(type_name)
+    except InvalidSignal:
+        return False
+    return bool(value)
 
 
 #: Files holding one video's vPDQ in Meta's text format.

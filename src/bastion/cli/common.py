@@ -1,15 +1,21 @@
-"""What every command shares: the stderr console, settings and the store."""
+"""What every command shares: the stderr console, settings, the store, and
+the one-line errors for what a user can fix."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bastion.banks.bank import BankError
+from bastion.banks.index import Index
 from bastion.config import ConfigError, Settings
 from bastion.formats.records import FormatError
 from bastion.media.video import VideoOptions
@@ -27,13 +33,53 @@ OutputFormatOption = Annotated[
     ),
 ]
 
+#: ``-o`` of commands that print one row per input.
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="File to write the results to (default: stdout)."),
+]
+
 #: Progress, messages and errors; results go to stdout.
 stderr = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    """Say ``error: message`` on one line; the message is printed as written
+    (a file name like ``[bold]x.jpg`` is not Rich markup)."""
+    stderr.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def writable(what: str) -> Iterator[None]:
+    """Turn an OSError while creating ``what`` (an output path such as ``-o
+    out.csv`` or ``--out DIR``, or ``BASTION_HOME=...``) into one line and
+    exit status 2, instead of a traceback.  Wrap only the code that creates
+    outputs, so that an unreadable input is never blamed on an output."""
+    try:
+        yield
+    except OSError as exc:
+        raise fail(f"cannot write {what}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def output_stream(path: Path | None) -> Iterator[TextIO]:
+    """Standard output, or the ``-o`` file, opened before any work starts."""
+    if path is None:
+        yield sys.stdout
+        return
+    with writable(f"-o {path}"):
+        stream = path.open("w", newline="")
+    with stream:
+        yield stream
+
+
+def require_paths(paths: Iterable[Path]) -> None:
+    """Refuse to start (status 2) when a named input does not exist: a typo
+    must not pass as a run that checked everything it was given."""
+    missing = [str(path) for path in paths if not os.path.lexists(path)]
+    if missing:
+        raise fail(f"no such file: {', '.join(missing)}")
 
 
 def load_settings() -> Settings:
@@ -52,9 +98,19 @@ def user_errors() -> Iterator[None]:
         raise fail(str(exc)) from None
 
 
+def _home(settings: Settings) -> str:
+    return f"BASTION_HOME={settings.home}"
+
+
 def open_store(settings: Settings) -> Store:
-    with user_errors():
+    with user_errors(), writable(_home(settings)):
         return Store.open(settings)
+
+
+def open_index(store: Store, settings: Settings) -> Index:
+    """The match index (its snapshots live under BASTION_HOME)."""
+    with stderr.status("loading the match index"), writable(_home(settings)):
+        return Index.open(store, settings)
 
 
 #: Provenance options shared by ``inspect`` and ``scan``.

@@ -7,15 +7,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from bastion.banks import Index, match_signals
+from bastion.banks import match_signals
 from bastion.cli.app import app
 from bastion.cli.common import (
     IncludePromptsOption,
     WatermarksOption,
     fail,
     load_settings,
+    open_index,
     open_store,
+    require_paths,
     stderr,
 )
 from bastion.config import Settings
@@ -24,11 +27,15 @@ from bastion.media.sniff import sniff
 from bastion.provenance import Assessment, InspectOptions, inspect_bytes
 from bastion.provenance.detector import DetectorError, OnnxDetector
 from bastion.provenance.models import inspect_model, is_model_file, model_signals
+from bastion.scan.walk import WalkProblem, iter_files
 
 
 @app.command("inspect")
 def inspect_command(
-    paths: Annotated[list[Path], typer.Argument(help="Images, or model files (.safetensors ...).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Images, model files (.safetensors ...) and folders (recursive)."),
+    ],
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per file, with every detail.")
     ] = False,
@@ -51,13 +58,16 @@ def inspect_command(
     """Assess each file's provenance and show the evidence behind it.
 
     Levels say what the evidence proves: "verified" when a valid signature
-    covers it, "declared" when only unsigned metadata says so, "estimated"
-    for a detector's score.  A file with no evidence is reported as such,
+    from a trusted signer (BASTION_TRUST_ANCHORS) covers it, "signed by an
+    untrusted signer" when the signature is valid but nobody vouches for the
+    signer, "declared" when only unsigned metadata says so, "estimated" for
+    a detector's score.  A file with no evidence is reported as such,
     never as authentic.  Model files get their SHA-256, AutoV2 hash and
     header metadata, read without loading tensors.  Exits with status 1
-    when a file could not be read.
+    when a file could not be read, 2 when a path does not exist.
     """
     settings = load_settings()
+    require_paths(paths)
     if settings.trust_anchors is not None and not settings.trust_anchors.is_file():
         raise fail(f"BASTION_TRUST_ANCHORS={settings.trust_anchors} is not a file")
     try:
@@ -65,13 +75,17 @@ def inspect_command(
     except DetectorError as exc:
         raise fail(str(exc)) from None
     options = InspectOptions(include_prompts, watermarks, model)
-    index = Index.open(open_store(settings), settings) if match else None
+    index = open_index(open_store(settings), settings) if match else None
     unreadable = False
-    for path in paths:
+    for item in iter_files(paths):
+        if isinstance(item, WalkProblem):
+            _unreadable(item.path, item.error.message)
+            unreadable = True
+            continue
         try:
-            record, signals = _inspect(path, settings, options)
+            record, signals = _inspect(item, settings, options)
         except OSError as exc:
-            stderr.print(f"[red]{path}[/red]: {exc.strerror or exc}", highlight=False)
+            _unreadable(item, exc.strerror or str(exc))
             unreadable = True
             continue
         if index is not None:
@@ -82,6 +96,10 @@ def inspect_command(
             _print(record)
     if unreadable:
         raise typer.Exit(1)
+
+
+def _unreadable(path: Path, reason: str) -> None:
+    stderr.print(f"[red]{escape(str(path))}[/red]: {escape(reason)}", highlight=False)
 
 
 def _inspect(

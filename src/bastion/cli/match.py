@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bastion.banks import Index, match_outcome, match_signals
+from bastion.banks import match_outcome, match_signals
 from bastion.banks.match import MatchOutcome, VideoRule
-from bastion.cli.app import app, iter_hash_rows
+from bastion.cli.app import Unchecked, app, iter_hash_rows
 from bastion.cli.common import (
     EveryFrameOption,
     FrameIntervalOption,
     KeyframesOption,
     OutputFormatOption,
+    OutputOption,
     PruneOption,
     fail,
     load_settings,
+    open_index,
     open_store,
+    output_stream,
+    require_paths,
     stderr,
     user_errors,
     video_options,
 )
+from bastion.cli.outcome import require_blocklist
 from bastion.fingerprint import Fingerprint
 from bastion.output import HashRow, OutputFormat, RowWriter
 from bastion.signals.types import parse_signal
@@ -40,6 +44,15 @@ def match_command(
         typer.Option("--hash", help="Match a hash instead of a file: TYPE:VALUE, e.g. pdq:<hex>."),
     ] = None,
     output_format: OutputFormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    bank: Annotated[
+        list[str] | None,
+        typer.Option("--bank", help="Match only these blocklists (default: all)."),
+    ] = None,
+    no_banks: Annotated[
+        bool,
+        typer.Option("--no-banks", help="Hash without matching (else an empty store is refused)."),
+    ] = False,
     dihedral: Annotated[
         bool, typer.Option("--dihedral", help="Also match rotated and flipped copies.")
     ] = False,
@@ -77,45 +90,56 @@ def match_command(
     video by Meta's vPDQ rule and is reported with the share of frames and
     the time ranges that matched; a banked image seen in a video frame is
     reported with the times it appears.  Matches that an allowlist
-    suppresses are not shown; how many there were is.  Exits with status 1
-    when any file could not be hashed.
+    suppresses are not shown; how many there were is.  Exit status: 0 every
+    input checked; 1 some not checked fully (unreadable, a PDQ below the
+    quality threshold, a match suppressed by an allowlist: counted by reason
+    on stderr); 2 nothing ran (a missing path, an unwritable -o, or no
+    blocklist with entries in the store unless --no-banks).
     """
     if not paths and not hashes:
         raise fail("give files to match, or --hash TYPE:VALUE")
     settings = load_settings()
     with user_errors():
         signals = [parse_signal(text) for text in hashes or []]
-        store = open_store(settings)
-        with stderr.status("loading the match index"):
-            index = Index.open(store, settings)
-    writer = RowWriter(output_format, sys.stdout, dihedral=dihedral, matches=True)
+    require_paths(paths or [])
+    store = open_store(settings)
+    index = open_index(store, settings)
+    with user_errors():
+        if bank:
+            index.restrict(bank)
+    require_blocklist(index, settings, no_banks=no_banks)
+    if no_banks:
+        index.restrict([])
     video = video_options(frame_interval, every_frame, keyframes, prune)
     rule = VideoRule(query_percent, entry_percent)
-    suppressed = failures = matched = 0
+    unchecked = Unchecked()
+    suppressed = matched = 0
+    with output_stream(output) as out:
+        writer = RowWriter(output_format, out, dihedral=dihedral, matches=True)
 
-    def emit(row: HashRow, outcome: MatchOutcome) -> None:
-        nonlocal suppressed, matched
-        writer.write(HashRow(row.path, row.fingerprint, row.error, outcome.matches))
-        suppressed += len(outcome.suppressed)
-        matched += bool(outcome.matches)
-
-    for signal in signals:
-        fingerprint = Fingerprint("hash", 0, (signal,))
-        outcome = match_signals([signal], index, video_rule=rule)
-        emit(HashRow(str(signal)[:100], fingerprint), outcome)
-    for row in iter_hash_rows(paths or [], settings, dihedral=dihedral, video=video):
-        failures += row.status == "error"
-        if row.fingerprint is None:
-            emit(row, MatchOutcome())
-        else:
-            outcome = match_outcome(
-                row.fingerprint, index, include_low_quality=include_low_quality, video_rule=rule
+        def emit(row: HashRow, outcome: MatchOutcome) -> None:
+            nonlocal suppressed, matched
+            writer.write(HashRow(row.path, row.fingerprint, row.error, outcome.matches))
+            unchecked.add(
+                row, low_quality_matched=include_low_quality, suppressed=len(outcome.suppressed)
             )
-            emit(row, outcome)
-    writer.close()
+            suppressed += len(outcome.suppressed)
+            matched += bool(outcome.matches)
+
+        for signal in signals:
+            fingerprint = Fingerprint("hash", 0, (signal,))
+            outcome = match_signals([signal], index, video_rule=rule)
+            emit(HashRow(str(signal)[:100], fingerprint), outcome)
+        for row in iter_hash_rows(paths or [], settings, dihedral=dihedral, video=video):
+            if row.fingerprint is None:
+                emit(row, MatchOutcome())
+            else:
+                outcome = match_outcome(
+                    row.fingerprint, index, include_low_quality=include_low_quality, video_rule=rule
+                )
+                emit(row, outcome)
+        writer.close()
     stderr.print(f"{matched} inputs matched", highlight=False)
     if suppressed:
         stderr.print(f"{suppressed} matches suppressed by allowlist entries", highlight=False)
-    if failures:
-        stderr.print(f"[yellow]{failures} inputs could not be hashed fully[/yellow]")
-        raise typer.Exit(1)
+    unchecked.finish()

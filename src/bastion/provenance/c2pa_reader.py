@@ -2,8 +2,10 @@
 
 Remote manifests are never fetched: a file that only points to one is
 reported with the URL.  Validation uses the trust anchors the operator
-configured (a PEM bundle such as the C2PA trust list); a valid signature
-from a signer outside them is "verified" with the trust stated separately.
+configured (a PEM bundle such as the C2PA trust list); only a valid
+signature whose chain ends in one of them is "verified".  Anyone can sign a
+manifest claiming any origin, so a valid signature from any other signer is
+"signed by an untrusted signer", a weaker strength.
 """
 
 from __future__ import annotations
@@ -121,9 +123,14 @@ def _manifest_evidence(store: dict[str, Any]) -> Evidence:
             detail=detail,
         )
     what = ", ".join(source_types) or "no digital source type"
-    trust = "trusted" if trusted else "signer not in trust list"
-    summary = f"valid C2PA manifest signed by {issuer} ({trust}) declares {what}"
-    return Evidence(READER, Strength.VERIFIED, summary, origin, detail)
+    if trusted:
+        summary = f"valid C2PA manifest signed by {issuer} (trusted) declares {what}"
+        return Evidence(READER, Strength.VERIFIED, summary, origin, detail)
+    summary = (
+        f"valid C2PA manifest signed by {issuer}, an untrusted signer "
+        f"(not in BASTION_TRUST_ANCHORS), declares {what}"
+    )
+    return Evidence(READER, Strength.UNTRUSTED_SIGNATURE, summary, origin, detail)
 
 
 def _actions(manifest: dict[str, Any]) -> list[dict[str, Any]]:

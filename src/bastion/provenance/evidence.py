@@ -1,7 +1,8 @@
 """What a provenance reader found, and what all of it together supports.
 
 Each reader (C2PA, XMP/IPTC, ...) returns :class:`Evidence`: which origin it
-points to, how strongly (a valid signature, an unsigned declaration, a
+points to, how strongly (a valid signature from a trusted signer, a valid
+signature from a signer nobody vouches for, an unsigned declaration, a
 signature that fails, or a reader that could not parse its input) and the
 details an analyst needs to check it.  :func:`assess` turns the evidence of
 one file into a single level.  Absence of evidence is reported as exactly
@@ -27,7 +28,10 @@ class Origin(StrEnum):
 
 
 class Strength(StrEnum):
-    VERIFIED = "verified"  #: covered by a cryptographically valid signature
+    VERIFIED = "verified"  #: a valid signature whose chain ends in a trust anchor
+    #: A valid signature from a signer outside the trust anchors: the content
+    #: is as signed, but anyone can make such a signature and claim any origin.
+    UNTRUSTED_SIGNATURE = "signed by an untrusted signer"
     DECLARED = "declared"  #: unsigned metadata or a watermark says so
     ESTIMATED = "estimated"  #: a learned detector's score: weak, opaque evidence
     INVALID = "invalid"  #: a signature that does not verify (tampered or broken)
@@ -78,20 +82,25 @@ SIGNED_NO_ORIGIN = "signed, origin not declared"
 _PRECEDENCE = (Origin.AI_GENERATED, Origin.AI_EDITED, Origin.ALGORITHMIC, Origin.CAMERA)
 
 
+#: Strengths that name an origin, strongest first.
+_RANKED = (Strength.VERIFIED, Strength.UNTRUSTED_SIGNATURE, Strength.DECLARED, Strength.ESTIMATED)
+_SIGNED = (Strength.VERIFIED, Strength.UNTRUSTED_SIGNATURE)
+
+
 def assess(evidence: list[Evidence]) -> Assessment:
-    """One level for a file: verified beats declared beats a detector's estimate;
-    an invalid signature is said first."""
+    """One level for a file: verified beats an untrusted signature beats declared
+    beats a detector's estimate; an invalid signature is said first."""
     found = tuple(evidence)
     invalid = [e for e in found if e.strength is Strength.INVALID]
     if invalid:
         return Assessment(MANIFEST_INVALID, invalid[0].summary, found)
-    for strength in (Strength.VERIFIED, Strength.DECLARED, Strength.ESTIMATED):
+    for strength in _RANKED:
         for origin in _PRECEDENCE:
             backing = [e for e in found if e.strength is strength and e.origin is origin]
             if backing:
                 summary = "; ".join(e.summary for e in backing)
                 return Assessment(f"{origin} — {strength}", summary, found)
-    signed = [e for e in found if e.strength is Strength.VERIFIED]
+    signed = [e for e in found if e.strength in _SIGNED]
     if signed:
         return Assessment(SIGNED_NO_ORIGIN, "; ".join(e.summary for e in signed), found)
     unreadable = [e for e in found if e.strength is Strength.UNREADABLE]

@@ -18,7 +18,11 @@ from PIL import Image
 from bastion.provenance.carriers import Carriers, TextChunk
 from bastion.provenance.evidence import Evidence, Origin, Strength
 from bastion.provenance.exif import ExifFields
-from bastion.provenance.generators.a1111 import looks_like_parameters, parse_parameters
+from bastion.provenance.generators.a1111 import (
+    NotParameters,
+    looks_like_parameters,
+    parse_parameters,
+)
 from bastion.provenance.generators.comfyui import parse_comfyui
 from bastion.provenance.generators.invokeai import parse_dream, parse_invokeai, parse_sd_metadata
 from bastion.provenance.generators.novelai import is_novelai, parse_novelai, read_stealth
@@ -170,6 +174,8 @@ def _run(parse: Parse, include_prompts: bool) -> Evidence:
         generation = parse()
     except Unreadable as exc:
         return Evidence(READER, Strength.UNREADABLE, f"unreadable: {exc}")
+    except NotParameters as exc:
+        return Evidence(READER, Strength.NOTE, str(exc))
     return to_evidence(generation, include_prompts=include_prompts)
 
 

@@ -4,6 +4,8 @@ The text is the prompt, an optional ``Negative prompt:`` block, and a last
 line of ``Key: value`` pairs (``Steps: 20, Sampler: Euler a, ... Model hash:
 6ce0161689, Lora hashes: "name: 0123456789ab", Version: v1.10.1``), where a
 value with commas is quoted.  Fooocus in its "a1111" scheme writes the same.
+Many tools write a free-text ``parameters`` field too, so the text is
+attributed to AUTOMATIC1111 only when its last line is such a settings line.
 """
 
 from __future__ import annotations
@@ -20,17 +22,41 @@ _LORA_TAG = re.compile(r"<(lora|lyco):([^:>]+)(?::[^>]*)?>")
 _SETTINGS = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Denoising strength")
 
 
+class NotParameters(ValueError):
+    """A ``parameters`` text that does not parse as AUTOMATIC1111's format."""
+
+
 def looks_like_parameters(text: str) -> bool:
-    last = text.strip().rsplit("\n", 1)[-1]
-    return "Steps: " in last and ("Sampler: " in last or "Seed: " in last)
+    return _settings(text) is not None
 
 
-def _pairs(line: str) -> dict[str, str]:
+def _settings(text: str) -> dict[str, str] | None:
+    """The pairs of the last line when it is A1111's settings line (all ``Key:
+    value`` pairs, a whole number of steps, a sampler or a whole-number seed)."""
+    pairs = _pairs(text.strip().rsplit("\n", 1)[-1])
+    if pairs is None or not pairs.get("Steps", "").isdigit():
+        return None
+    return pairs if "Sampler" in pairs or pairs.get("Seed", "").isdigit() else None
+
+
+def _pairs(line: str) -> dict[str, str] | None:
+    """The pairs of a line made of nothing else, or None.
+
+    Matched pair after pair from the start, never backtracking across pairs,
+    so a long line that is not one costs linear time.
+    """
     found = {}
-    for key, value in _PAIR.findall(line):
+    position = 0
+    line = line.rstrip(", ")
+    while position < len(line):
+        pair = _PAIR.match(line, position)
+        if pair is None or pair.end() == position:
+            return None
+        key, value = pair.groups()
         if value.startswith('"') and value.endswith('"') and len(value) > 1:
             value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
         found[key.strip()] = value.strip()
+        position = pair.end()
     return found
 
 
@@ -45,9 +71,13 @@ def _named_hashes(value: str) -> list[tuple[str, str]]:
 
 
 def parse_parameters(text: str, source: str) -> Generation:
-    lines = text.strip().split("\n")
-    params = _pairs(lines[-1]) if looks_like_parameters(text) else {}
-    body = lines[:-1] if params else lines
+    params = _settings(text)
+    if params is None:
+        raise NotParameters(
+            f"{source} holds text that is not AUTOMATIC1111 parameters (no 'Steps: …' "
+            "settings line); no generator attributed"
+        )
+    body = text.strip().split("\n")[:-1]
     prompt_lines: list[str] = []
     negative_lines: list[str] = []
     for line in body:

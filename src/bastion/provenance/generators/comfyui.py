@@ -1,9 +1,13 @@
 """ComfyUI: the ``prompt`` (API graph) and ``workflow`` (editor graph) JSON.
 
-The API graph maps node ids to ``{"class_type", "inputs"}``; loaders name
-their model in an input (``ckpt_name``, ``lora_name`` ...), text encoders
-hold the prompt in ``text``.  The editor graph only has positional widget
-values, so from it only model file names are taken.
+The API graph maps node ids to ``{"class_type", "inputs"}``; an input is a
+value or a link ``[node id, output slot]``.  Loaders name their model in an
+input (``ckpt_name``, ``lora_name`` ...), text encoders hold the prompt in
+``text``.  Which text is the prompt and which the negative prompt is told
+only by the wiring: the text reaching a sampler's ``positive`` input, and
+the text reaching its ``negative`` input, followed back through
+conditioning nodes (combine, ControlNet ...).  The editor graph only has
+positional widget values, so from it only model file names are taken.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ _MODEL_INPUTS = {
     "upscale_model_name": "upscaler",
 }
 _MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
+#: The inputs through which samplers and guiders take their conditioning.
+_SIDES = ("positive", "negative")
+#: Inputs holding prompt text (SDXL's encoder has two; string nodes ``string``).
+_TEXT_INPUTS = ("text", "text_g", "text_l", "string")
+#: Nodes whose conditioning output carries no prompt, whatever goes in.
+_EMPTYING = frozenset({"ConditioningZeroOut"})
 
 
 def parse_comfyui(prompt_text: str | None, workflow_text: str | None) -> Generation:
@@ -47,7 +57,7 @@ def parse_comfyui(prompt_text: str | None, workflow_text: str | None) -> Generat
 
 
 def _from_api_graph(graph: dict[str, Any], generation: Generation) -> None:
-    prompts: list[str] = []
+    encoded: list[str] = []
     for node in graph.values():
         if not isinstance(node, dict) or not isinstance(node.get("inputs"), dict):
             raise Unreadable("PNG text 'prompt' is not a ComfyUI node graph")
@@ -56,10 +66,62 @@ def _from_api_graph(graph: dict[str, Any], generation: Generation) -> None:
             if isinstance(inputs.get(key), str):
                 generation.add_model(kind, inputs[key])
         class_type = str(node.get("class_type", ""))
-        if "TextEncode" in class_type and isinstance(inputs.get("text"), str):
-            prompts.append(inputs["text"])
+        if "TextEncode" in class_type:
+            encoded += _texts_of(inputs)
         if class_type.startswith("KSampler") and not generation.settings:
             generation.settings = pick(
                 inputs, "seed", "noise_seed", "steps", "cfg", "sampler_name", "scheduler"
             )
-    generation.prompt = "\n".join(prompts) or None
+    positive, negative = (_wired_to(graph, side) for side in _SIDES)
+    # A graph without a positive input (e.g. Flux's BasicGuider): every
+    # encoded text that is not the negative prompt.
+    prompt = positive or [text for text in dict.fromkeys(encoded) if text not in negative]
+    generation.prompt = "\n".join(prompt) or None
+    generation.negative_prompt = "\n".join(negative) or None
+
+
+def _texts_of(inputs: dict[str, Any]) -> list[str]:
+    return [inputs[name] for name in _TEXT_INPUTS if isinstance(inputs.get(name), str)]
+
+
+def _is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)
+
+
+def _wired_to(graph: dict[str, Any], side: str) -> list[str]:
+    """The texts that reach any node's ``side`` input, in graph order, once each."""
+    seen: set[tuple[str, int]] = set()
+    texts: list[str] = []
+    for node in graph.values():
+        link = node["inputs"].get(side)
+        if _is_link(link):
+            texts += _texts_from(graph, link, seen)
+    return list(dict.fromkeys(texts))
+
+
+def _texts_from(graph: dict[str, Any], link: list[Any], seen: set[tuple[str, int]]) -> list[str]:
+    """The prompt texts behind one link, following conditioning inputs back.
+
+    A node that takes both a positive and a negative input (ControlNet apply,
+    for instance) passes them on as its outputs 0 and 1, so only the side the
+    link comes from is followed.
+    """
+    node_id, slot = str(link[0]), link[1]
+    node = graph.get(node_id)
+    if (node_id, slot) in seen or not isinstance(node, dict):
+        return []
+    seen.add((node_id, slot))
+    if node.get("class_type") in _EMPTYING:
+        return []
+    inputs: dict[str, Any] = node["inputs"]
+    texts = _texts_of(inputs)
+    if texts:
+        return texts
+    if all(side in inputs for side in _SIDES):
+        names = list(_SIDES[slot : slot + 1])
+    else:
+        names = [name for name in inputs if name in _TEXT_INPUTS or "conditioning" in name]
+    for name in names:
+        if _is_link(inputs[name]):
+            texts += _texts_from(graph, inputs[name], seen)
+    return texts
