@@ -199,3 +199,15 @@ def test_ctrl_c_says_how_far_and_how_to_resume(tmp_path: Path) -> None:
     assert [row["item_id"].rsplit("#", 1)[1] for row in rows] == [
         f"{n:06d}.jpg" for n in range(300)
     ]
+
+
+def test_an_unwritable_out_is_one_line_before_any_work(tmp_path: Path) -> None:
+    """An --out that cannot be created is refused at the start (status 2), not after the scan."""
+    (tmp_path / "a.jpg").write_bytes(jpeg(1))
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    args = ["scan", str(tmp_path / "a.jpg"), "--out", str(blocked / "scan"), "--no-banks"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "cannot write --out" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)

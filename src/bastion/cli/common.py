@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +61,16 @@ def writable(what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         raise fail(f"cannot write {what}: {exc.strerror or exc}") from None
+
+
+def output_folder(path: Path, option: str = "--out") -> None:
+    """Create the output folder and prove it takes files before any work
+    starts, so an unwritable ``--out`` is one line, not a traceback after
+    hours of scanning."""
+    with writable(f"{option} {path}"):
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bastion.cli.app import app
-from bastion.cli.common import fail, stderr
+from bastion.cli.common import fail, output_folder, stderr
 from bastion.cli.outcome import ExitCode, exit_for
 from bastion.scan.filter import REMOVED, REPORT, FilterError, filter_scan
 
@@ -38,6 +38,7 @@ def filter_command(
     not add up, unchecked samples were kept, or the scan holds items that
     are not in a shard or Parquet file.
     """
+    output_folder(out)
     try:
         report = filter_scan(scan_dir, out, keep_unchecked=keep_unchecked)
     except FilterError as exc:

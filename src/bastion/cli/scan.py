@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from bastion.banks import Banks, Index
@@ -22,7 +23,9 @@ from bastion.cli.common import (
     PruneOption,
     WatermarksOption,
     load_settings,
+    open_index,
     open_store,
+    output_folder,
     stderr,
     user_errors,
     video_options,
@@ -129,8 +132,7 @@ def scan_command(
     options = SourceOptions(source_kind, image_column, id_column, allow_missing)
     with user_errors():
         store = open_store(settings)
-        with stderr.status("loading the match index"):
-            index = Index.open(store, settings)
+        index = open_index(store, settings)
         if bank:
             index.restrict(bank)
         require_blocklist(index, settings, no_banks=no_banks)
@@ -145,6 +147,7 @@ def scan_command(
             include_prompts=include_prompts,
             video=video_options(frame_interval, every_frame, keyframes, prune),
         )
+    output_folder(out)
     total = count_items(sources, options)
     progress = Progress(
         "[progress.description]{task.description}",
@@ -178,7 +181,7 @@ def scan_command(
             )
         except ScanError as exc:
             progress.stop()
-            stderr.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            stderr.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             progress.stop()
@@ -192,7 +195,7 @@ def _interrupted(out: Path) -> typer.Exit:
     args = sys.argv[1:] + ([] if "--resume" in sys.argv else ["--resume"])
     stderr.print(
         f"[yellow]interrupted:[/yellow] {committed_rows(out):,} items are scanned and kept "
-        f"in {out}/parts; continue with\n  {shlex.join(['bastion', *args])}",
+        f"in {escape(str(out))}/parts; continue with\n  {escape(shlex.join(['bastion', *args]))}",
         highlight=False,
         soft_wrap=True,
     )
@@ -224,7 +227,7 @@ def print_summary(summary: dict[str, Any], out: Path, *, as_json: bool = True) -
             highlight=False,
         )
     for name in summary["missing_sources"]:
-        stderr.print(f"  missing source, not scanned: {name}", highlight=False)
+        stderr.print(f"  missing source, not scanned: {escape(name)}", highlight=False)
     if summary["matches"]:
         by_signal = ", ".join(f"{t} {n:,}" for t, n in summary["matches_by_signal"].items())
         stderr.print(
@@ -233,13 +236,16 @@ def print_summary(summary: dict[str, Any], out: Path, *, as_json: bool = True) -
             highlight=False,
         )
     for name, count in summary["matches_by_bank"].items():
-        stderr.print(f"  matches in {name}: {count:,}", highlight=False)
+        stderr.print(f"  matches in {escape(name)}: {count:,}", highlight=False)
     if summary["unchecked"]:
         stderr.print(
             f"[yellow]{summary['unchecked']:,} items were not fully checked[/yellow] "
             "(see the counts above; exit status 1)",
             highlight=False,
         )
-    stderr.print(f"results in {out}/ (results.parquet, summary.json, removal-list.txt)")
+    stderr.print(
+        f"results in {escape(str(out))}/ (results.parquet, summary.json, removal-list.txt)",
+        highlight=False,
+    )
     if as_json:
         typer.echo(json.dumps(summary))
