@@ -71,3 +71,14 @@ def test_progress_descriptions_are_literal() -> None:
     bar.add_task("importing [bold]list.csv", total=3)
     console.print(bar.make_tasks_table(bar.tasks))
     assert "importing [bold]list.csv" in out.getvalue()
+
+
+def test_scan_prints_paths_and_bank_names_literally(
+    bastion: Invoke, photo: Path, tmp_path: Path
+) -> None:
+    assert bastion("bank", "create", "known").exit_code == 0
+    assert bastion("bank", "add", "known", str(photo)).exit_code == 0
+    out = tmp_path / "[bold]scan"
+    scanned = bastion("scan", str(photo), "--out", str(out))
+    assert scanned.exit_code == 0, scanned.output
+    assert f"results in {out}/" in " ".join(scanned.stderr.split())

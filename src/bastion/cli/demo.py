@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bastion.banks import Banks, Index
@@ -42,7 +43,7 @@ def demo_command(
 
     collection = directory / "collection"
     written = write_sample_collection(collection)
-    stderr.print(f"wrote {len(written)} sample files to {collection}/")
+    stderr.print(f"wrote {len(written)} sample files to {escape(str(collection))}/")
     settings = replace(load_settings(), home=directory / "home", database_url=None)
     store = Store.open(settings)
     banks = Banks(store)
@@ -61,16 +62,16 @@ def demo_command(
 
 
 def _print_rows(results: Path, collection: Path) -> None:
-    table = Table(title="bastion scan " + str(collection), title_justify="left")
+    table = Table(title="bastion scan " + escape(str(collection)), title_justify="left")
     for column in ("item", "status", "pdq quality", "matches (bank, signal, distance, labels)"):
         table.add_column(column)
     for row in iter_rows(results):
         matches = "\n".join(
-            f"{m['bank']} {m['signal_type']} d={m['distance']} {','.join(m['labels'])}"
+            escape(f"{m['bank']} {m['signal_type']} d={m['distance']} {','.join(m['labels'])}")
             for m in row["matches"]
         )
         status = row["status"] if row["status"] == "hashed" else f"[red]{row['error_code']}[/red]"
         quality = "" if row["pdq_quality"] is None else str(row["pdq_quality"])
         item = str(Path(row["item_id"]).relative_to(collection))
-        table.add_row(item, status, quality, matches or "[dim]none[/dim]")
+        table.add_row(escape(item), status, quality, matches or "[dim]none[/dim]")
     Console().print(table)

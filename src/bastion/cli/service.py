@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bastion import audit
@@ -91,7 +92,7 @@ def user_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with user_errors():
         user = _accounts().add_user(name, role, password, actor=_actor())
-    stderr.print(f"added {user.role} [bold]{user.name}[/bold]")
+    stderr.print(f"added {user.role} [bold]{escape(user.name)}[/bold]")
 
 
 @user_app.command("list")
@@ -99,7 +100,10 @@ def user_list() -> None:
     table = Table("name", "role", "created", "disabled")
     for user in _accounts().users():
         table.add_row(
-            user.name, user.role, f"{user.created_at:%Y-%m-%d}", "yes" if user.disabled else ""
+            escape(user.name),
+            user.role,
+            f"{user.created_at:%Y-%m-%d}",
+            "yes" if user.disabled else "",
         )
     Console().print(table)
 
@@ -109,7 +113,7 @@ def user_disable(name: str) -> None:
     """Disable a user and end their logins (their records stay)."""
     with user_errors():
         _accounts().disable_user(name, actor=_actor())
-    stderr.print(f"disabled [bold]{name}[/bold]")
+    stderr.print(f"disabled [bold]{escape(name)}[/bold]")
 
 
 @key_app.command("create")
@@ -118,7 +122,8 @@ def key_create(name: str, role: RoleOption = Role.CLIENT) -> None:
     with user_errors():
         secret, info = _accounts().create_key(name, role, actor=_actor())
     stderr.print(
-        f"created {info.role} key [bold]{info.name}[/bold] (prefix {info.prefix}), shown only now:"
+        f"created {info.role} key [bold]{escape(info.name)}[/bold] (prefix {escape(info.prefix)}), "
+        "shown only now:"
     )
     typer.echo(secret)
 
@@ -128,8 +133,8 @@ def key_list() -> None:
     table = Table("prefix", "name", "role", "created", "revoked")
     for key in _accounts().api_keys():
         table.add_row(
-            key.prefix,
-            key.name,
+            escape(key.prefix),
+            escape(key.name),
             key.role,
             f"{key.created_at:%Y-%m-%d}",
             "yes" if key.revoked else "",
@@ -142,7 +147,7 @@ def key_revoke(prefix: str) -> None:
     """Revoke a key by its prefix (serving processes stop accepting it within seconds)."""
     with user_errors():
         info = _accounts().revoke_key(prefix, actor=_actor())
-    stderr.print(f"revoked key [bold]{info.name}[/bold] ({info.prefix})")
+    stderr.print(f"revoked key [bold]{escape(info.name)}[/bold] ({escape(info.prefix)})")
 
 
 @audit_app.command("verify")
@@ -154,7 +159,7 @@ def audit_verify() -> None:
     """
     result = audit.verify(open_store(load_settings()))
     for problem in result.problems:
-        stderr.print(f"[red]record {problem.seq}:[/red] {problem.message}", highlight=False)
+        stderr.print(f"[red]record {problem.seq}:[/red] {escape(problem.message)}", highlight=False)
     summary = {
         "ok": result.ok,
         "records": result.records,
