@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from PIL import Image
+
 from tests.cli.conftest import Invoke
 from tests.images import encode, photo_like
 
@@ -44,6 +46,23 @@ def test_bank_add_walks_folders(bastion: Invoke, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in matched.stdout.splitlines()]
     assert len(rows) == 2
     assert all(len(row["matches"]) == 4 for row in rows)
+
+
+def test_bank_add_exits_1_when_part_of_a_folder_is_not_used(
+    bastion: Invoke, tmp_path: Path
+) -> None:
+    """A file whose hashes could not all be banked is said and makes the status 1."""
+    folder = _folder(tmp_path / "folder")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    flat = Image.new("RGB", (64, 64), (90, 90, 90))
+    (folder / "flat.png").write_bytes(encode(flat, "PNG"))
+    assert bastion("bank", "create", "known").exit_code == 0
+    added = bastion("bank", "add", "known", str(folder))
+    assert added.exit_code == 1, added.output
+    stderr = " ".join(added.stderr.split())
+    assert "broken.jpg" in stderr
+    assert "not using the PDQ of" in stderr
+    assert "flat.png" in stderr
 
 
 def test_match_bank_filters(bastion: Invoke, known: Path) -> None:

@@ -352,16 +352,17 @@ def export_command(
 
 
 def _signals_of(
-    targets: list[str], *, low_quality_pdq: bool, video: VideoOptions
+    targets: list[str], not_used: list[str], *, low_quality_pdq: bool, video: VideoOptions
 ) -> Iterator[tuple[Signal, str | None]]:
     """Signals named on the command line, each with the item it belongs to.
 
     A file contributes all its hashes (a video its vPDQ too), grouped under
     its SHA-256; a ``TYPE:VALUE`` argument is one signal of its own, and a
-    ``.vpdq.txt`` file (Meta's vPDQ output) one video.
+    ``.vpdq.txt`` file (Meta's vPDQ output) one video.  Whatever could not be
+    used is said on stderr and appended to ``not_used`` (exit status 1).
     """
     settings = load_settings()
-    for target in _expand(targets):
+    for target in _expand(targets, not_used):
         path = Path(target)
         if not path.is_file() or path.name.endswith(VPDQ_SUFFIXES):
             with user_errors():
@@ -374,22 +375,24 @@ def _signals_of(
         if fingerprint.video is not None and fingerprint.video.features:
             yield Signal("vpdq", fingerprint.video.signal_value), fingerprint.sha256
         if fingerprint.error is not None:
-            stderr.print(
-                f"[yellow]{escape(target)}[/yellow]: {escape(str(fingerprint.error))}",
-                highlight=False,
-            )
+            _not_used(not_used, f"not all hashes of {target}", str(fingerprint.error))
         for signal in fingerprint.signals:
             if signal.type == "pdq" and fingerprint.low_quality and not low_quality_pdq:
-                stderr.print(
-                    f"[yellow]not using the PDQ of {escape(target)}[/yellow]: quality "
-                    f"{fingerprint.pdq_quality} is below the threshold "
+                reason = (
+                    f"quality {fingerprint.pdq_quality} is below the threshold "
                     "(--allow-low-quality to use it anyway)"
                 )
+                _not_used(not_used, f"not using the PDQ of {target}", reason)
                 continue
             yield signal, fingerprint.sha256
 
 
-def _expand(targets: list[str]) -> list[str]:
+def _not_used(not_used: list[str], what: str, reason: str) -> None:
+    stderr.print(f"[yellow]{escape(what)}[/yellow]: {escape(reason)}", highlight=False)
+    not_used.append(what)
+
+
+def _expand(targets: list[str], not_used: list[str]) -> list[str]:
     """The targets with folders walked (their files in order); a target that
     is neither a file nor a ``TYPE:VALUE`` hash stops everything first."""
     require_paths(Path(target) for target in targets if not _names_a_signal(target))
@@ -400,11 +403,7 @@ def _expand(targets: list[str]) -> list[str]:
             continue
         for item in iter_files([target]):
             if isinstance(item, WalkProblem):
-                stderr.print(
-                    f"[yellow]not added: {escape(str(item.path))}[/yellow]: "
-                    f"{escape(item.error.message)}",
-                    highlight=False,
-                )
+                _not_used(not_used, f"not used: {item.path}", item.error.message)
             else:
                 expanded.append(str(item))
     return expanded
@@ -471,7 +470,8 @@ def add(
     interval = frame_interval if frame_interval is not None else 0.0 if every_frame else 1.0
     with user_errors():
         video = video_options(interval, False, keyframes, prune)
-    pairs = list(_signals_of(targets, low_quality_pdq=allow_low_quality, video=video))
+    not_used: list[str] = []
+    pairs = list(_signals_of(targets, not_used, low_quality_pdq=allow_low_quality, video=video))
     with user_errors():
         report = add_signals(
             banks.store,
@@ -481,8 +481,9 @@ def add(
             external_ids=[item for _, item in pairs],
         )
     for item in report.rejects:
-        stderr.print(f"[yellow]rejected[/yellow] {item.location}: {item.reason}", highlight=False)
+        _not_used(not_used, f"rejected {item.location}", item.reason)
     _print_report(report)
+    exit_for(len(not_used))
 
 
 @bank_app.command("remove")
@@ -493,12 +494,15 @@ def remove(name: str, targets: Targets) -> None:
     """
     banks = _banks()
     video = VideoOptions(interval=0.0)
-    signals = [signal for signal, _ in _signals_of(targets, low_quality_pdq=True, video=video)]
+    not_used: list[str] = []
+    pairs = _signals_of(targets, not_used, low_quality_pdq=True, video=video)
+    signals = [signal for signal, _ in pairs]
     with user_errors():
         count = withdraw_signals(banks.store, name, signals)
-    stderr.print(f"withdrew {count} of {len(signals)} signals from {name}")
+    stderr.print(f"withdrew {count} of {len(signals)} signals from {escape(name)}")
     if count == 0:
         raise typer.Exit(1)
+    exit_for(len(not_used))
 
 
 @bank_app.command("delete")
