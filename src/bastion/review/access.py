@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bastion.accounts import Permission, Principal
@@ -48,6 +49,16 @@ class ItemAccess:
         if row.status != Status.CLAIMED.value or row.claimed_by != who.id:
             raise ReviewError(f"item {item_id} is {row.status}; claim it before deciding")
         return row
+
+    @staticmethod
+    def _waiting(session: Session, sha256: str) -> ReviewItem | None:
+        """The undecided item of this file, if there is one (locked on PostgreSQL);
+        a unique index keeps it at most one."""
+        return session.execute(
+            select(ReviewItem)
+            .where(ReviewItem.sha256 == sha256, ReviewItem.status != Status.DECIDED.value)
+            .with_for_update()
+        ).scalar_one_or_none()
 
     def _fresh(self, item_id: int) -> Item:
         with self.store.sessions() as session:

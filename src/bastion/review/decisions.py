@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion import audit
@@ -196,51 +197,57 @@ class Decisions(ItemAccess):
         the item is claimed by them again, its feedback and allowlisting withdrawn."""
         self._require(who, Permission.REVIEW)
         now = datetime.now(UTC)
-        with self.store.transaction() as session:
-            row = session.get(ReviewItem, item_id)
-            if row is None:
-                raise NotFound(f"no review item {item_id}")
-            if not row.undo:
-                raise ReviewError(f"item {item_id} has no decision to undo")
-            record = json.loads(row.undo)
-            if record["user"] != who.id:
-                raise Forbidden(f"only the reviewer who decided item {item_id} may undo it")
-            if now > datetime.fromisoformat(record["at"]) + timedelta(seconds=UNDO_SECONDS):
-                raise ReviewError(
-                    f"the {UNDO_SECONDS} s to undo the decision on item {item_id} have passed"
+        try:
+            with self.store.transaction() as session:
+                row = session.get(ReviewItem, item_id)
+                if row is None:
+                    raise NotFound(f"no review item {item_id}")
+                if not row.undo:
+                    raise ReviewError(f"item {item_id} has no decision to undo")
+                record = json.loads(row.undo)
+                if record["user"] != who.id:
+                    raise Forbidden(f"only the reviewer who decided item {item_id} may undo it")
+                if now > datetime.fromisoformat(record["at"]) + timedelta(seconds=UNDO_SECONDS):
+                    raise ReviewError(
+                        f"the {UNDO_SECONDS} s to undo the decision on item {item_id} have passed"
+                    )
+                before = record["before"]
+                restored = session.execute(
+                    update(ReviewItem)
+                    .where(
+                        ReviewItem.id == item_id,
+                        ReviewItem.status == record["status"],
+                        ReviewItem.undo == row.undo,
+                    )
+                    .values(
+                        status=Status.CLAIMED.value,
+                        claimed_by=who.id,
+                        claimed_at=now,
+                        decided_by=None,
+                        decided_at=None,
+                        retain_until=None,
+                        undo=None,
+                        decision=before["decision"],
+                        category=before["category"],
+                        note=before["note"],
+                        proposed_by=before["proposed_by"],
+                        proposed_at=_moment(before["proposed_at"]),
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-            before = record["before"]
-            restored = session.execute(
-                update(ReviewItem)
-                .where(
-                    ReviewItem.id == item_id,
-                    ReviewItem.status == record["status"],
-                    ReviewItem.undo == row.undo,
+                if restored.rowcount != 1:  # type: ignore[attr-defined]
+                    raise ReviewError(f"item {item_id} was taken by someone else since; it stays")
+                if record["feedback"]:
+                    session.execute(
+                        delete(ListFeedback).where(ListFeedback.id.in_(record["feedback"]))
+                    )
+                self._event(session, item_id, who, "undo", record["action"])
+                audit.record(
+                    session, who.actor, "review.undo", f"item:{item_id}", decision=record["action"]
                 )
-                .values(
-                    status=Status.CLAIMED.value,
-                    claimed_by=who.id,
-                    claimed_at=now,
-                    decided_by=None,
-                    decided_at=None,
-                    retain_until=None,
-                    undo=None,
-                    decision=before["decision"],
-                    category=before["category"],
-                    note=before["note"],
-                    proposed_by=before["proposed_by"],
-                    proposed_at=_moment(before["proposed_at"]),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if restored.rowcount != 1:  # type: ignore[attr-defined]
-                raise ReviewError(f"item {item_id} was taken by someone else since; it stays")
-            if record["feedback"]:
-                session.execute(delete(ListFeedback).where(ListFeedback.id.in_(record["feedback"])))
-            self._event(session, item_id, who, "undo", record["action"])
-            audit.record(
-                session, who.actor, "review.undo", f"item:{item_id}", decision=record["action"]
-            )
+        except IntegrityError:
+            # Only one item of a file may wait for a decision (a unique index).
+            raise ReviewError(self._queued_again(item_id)) from None
         if record["allowlisted"]:
             name = self.settings.review_allowlist
             kind, value = record["allowlisted"]
@@ -255,6 +262,17 @@ class Decisions(ItemAccess):
                     withdrawn=withdrawn,
                 )
         return self._fresh(item_id)
+
+    def _queued_again(self, item_id: int) -> str:
+        """Why an undo cannot reopen an item: its file was queued again since."""
+        with self.store.sessions() as session:
+            row = session.get(ReviewItem, item_id)
+            again = self._waiting(session, row.sha256) if row and row.sha256 else None
+        newer = f"item {again.id}" if again else "a newer item"
+        return (
+            f"the same file was queued again since, as {newer}: decide that one"
+            f" (item {item_id} keeps its decision)"
+        )
 
     def undoable(self, item_id: int, who: Principal) -> tuple[Item, str] | None:
         """The item and what ``who`` decided on it, while they may still undo it."""

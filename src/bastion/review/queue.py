@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion import audit
@@ -53,8 +54,19 @@ class ReviewQueue(Viewing, Decisions, History, Retention):
 
         An upload of a file that already waits for a decision (same SHA-256)
         is linked to that item, with its own record, instead of queued again:
-        one file, one decision.
+        one file, one decision.  When first uploads of a file arrive at the
+        same moment (in several processes), each finds nothing waiting; the
+        unique index on waiting items' SHA-256 lets one of them create the
+        item, and the others, refused, link to it in a fresh transaction.
         """
+        try:
+            return self._enqueue(row, data, submitted_by, name)
+        except IntegrityError:
+            return self._enqueue(row, data, submitted_by, name)
+
+    def _enqueue(
+        self, row: dict[str, Any], data: bytes, submitted_by: str, name: str | None
+    ) -> Item:
         rank = priority(row, self.order)
         now = datetime.now(UTC)
         sha256 = row.get("sha256")
@@ -87,17 +99,6 @@ class ReviewQueue(Viewing, Decisions, History, Retention):
                 session.add(ReviewMedia(item_id=item.id, key_id=sealed.key_id, blob=sealed.blob))
             audit.record(session, submitted_by, "review.enqueue", f"item:{item.id}", tier=rank.tier)
             return Item.from_row(item)
-
-    @staticmethod
-    def _waiting(session: Session, sha256: str) -> ReviewItem | None:
-        """The undecided item of this file, if there is one (locked on PostgreSQL)."""
-        return session.execute(
-            select(ReviewItem)
-            .where(ReviewItem.sha256 == sha256, ReviewItem.status != Status.DECIDED.value)
-            .order_by(ReviewItem.id)
-            .limit(1)
-            .with_for_update()
-        ).scalar_one_or_none()
 
     @staticmethod
     def _link(
