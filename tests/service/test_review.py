@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from bastion.accounts import Principal, Role
 from bastion.config import Settings
-from bastion.review.queue import Decision, ReviewError, ReviewQueue
+from bastion.review.items import Decision, ReviewError
+from bastion.review.queue import ReviewQueue
 from bastion.samples import encode
 from bastion.store import Store
 from bastion.store.models import ReviewMedia

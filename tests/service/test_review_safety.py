@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from bastion.accounts import Accounts, Principal, Role
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
-from bastion.review import queue as review_queue
-from bastion.review.queue import Decision, ReviewError, ReviewQueue, Status
+from bastion.review import decisions as review_decisions
+from bastion.review.items import Decision, ReviewError, Status
+from bastion.review.queue import ReviewQueue
 from bastion.store import Store
 from tests.service.conftest import Service, image_bytes, start_service
 
@@ -342,7 +343,7 @@ def test_a_decision_can_be_undone_by_its_reviewer_for_a_moment(
     assert undone.category is None
     assert undone.claimed_by == reviewer.id
     queue.decide(item, reviewer, Decision.CONFIRMED, category="ncmec:B2")
-    monkeypatch.setattr(review_queue, "UNDO_SECONDS", 0)
+    monkeypatch.setattr(review_decisions, "UNDO_SECONDS", 0)
     with pytest.raises(ReviewError, match="undo"):
         queue.undo(item, reviewer)
     curator = _person(store, "uri", "curator")

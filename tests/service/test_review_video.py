@@ -11,7 +11,7 @@ from PIL import Image
 
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
-from bastion.review.queue import Reveal
+from bastion.review.items import Reveal
 from bastion.review.render import TILE_SIDE, TIMELINE_HEIGHT, contact_sheet, matched_ranges
 from bastion.samples import encode_video, panning_frames
 from bastion.video_hashing import video_limits

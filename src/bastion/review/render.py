@@ -25,7 +25,7 @@ import bastion.media.image  # noqa: F401 - registers HEIF/AVIF with Pillow
 from bastion.config import Settings
 from bastion.media.errors import MediaError
 from bastion.media.video import Frame, VideoLimits, VideoOptions, VideoReader
-from bastion.review.queue import Reveal
+from bastion.review.items import Reveal
 from bastion.video_hashing import video_limits
 
 #: Longest side of what the review page shows.

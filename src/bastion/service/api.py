@@ -22,7 +22,7 @@ from bastion.banks.entries import add_signals, export_entries, withdraw_signals
 from bastion.banks.match import MatchOutcome, match_signals
 from bastion.fingerprint import Signal
 from bastion.pipeline import Verdict
-from bastion.review.queue import DISPUTES, Decision, Media, Reveal
+from bastion.review.items import DISPUTES, Decision, Media, Reveal
 from bastion.review.render import render_item
 from bastion.service import doors
 from bastion.service.errors import ApiError

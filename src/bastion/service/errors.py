@@ -19,7 +19,7 @@ from bastion.accounts import AccountError
 from bastion.banks.bank import BankError, BankNotFound
 from bastion.banks.labels import InvalidLabel
 from bastion.config import ConfigError
-from bastion.review.queue import Forbidden, NotFound, ReviewError
+from bastion.review.items import Forbidden, NotFound, ReviewError
 from bastion.review.render import NotAnImage
 from bastion.review.vault import VaultError
 from bastion.service.pages import templates

@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bastion.accounts import Principal
 from bastion.banks.labels import SCHEMES
-from bastion.review.queue import DISPUTES, UNDO_SECONDS, Decision, Item, Media, Reveal
+from bastion.review.decisions import UNDO_SECONDS
+from bastion.review.items import DISPUTES, Decision, Item, Media, Reveal
 from bastion.review.render import NotAnImage, render_item
 from bastion.service.errors import ApiError
 from bastion.service.pages import templates

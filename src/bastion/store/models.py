@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -210,7 +211,18 @@ class ReviewItem(Base):
     """One upload waiting for, or having had, a person's decision."""
 
     __tablename__ = "review_items"
-    __table_args__ = (Index("ix_review_items_queue", "status", "priority", "id"),)
+    __table_args__ = (
+        Index("ix_review_items_queue", "status", "priority", "id"),
+        # One file waits for one decision: later uploads link to the item, and
+        # simultaneous first uploads cannot both create one.
+        Index(
+            "ix_review_items_waiting_sha256",
+            "sha256",
+            unique=True,
+            sqlite_where=text("status <> 'decided'"),
+            postgresql_where=text("status <> 'decided'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
