@@ -72,3 +72,15 @@ _PREFIXES = [
 def test_any_bytes_give_items_or_a_format_error(fmt: str, prefix: bytes, tail: bytes) -> None:
     with contextlib.suppress(FormatError):  # anything else fails the test
         read(fmt, prefix + tail)
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"), [('"Tags": 5', "Tags"), ('"MediaFiles": 5', "MediaFiles")]
+)
+def test_vics_media_item_with_a_field_of_the_wrong_shape_is_rejected(
+    field: str, reason: str
+) -> None:
+    document = f'{{"value": [{{"MediaID": 1, "MD5": "{MD5}", {field}}}, {{"MD5": "{MD5}"}}]}}'
+    items = read("vics", document.encode())
+    assert [type(item).__name__ for item in items] == ["Reject", "Record"]
+    assert reason in items[0].reason  # type: ignore[union-attr]
