@@ -43,7 +43,15 @@ ARCHIVE_MIMES = {
 _TAR_DAMAGE = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
 
 #: Errors reading one zip member that leave the rest of the archive readable.
-_ZIP_MEMBER_DAMAGE = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError)
+_ZIP_MEMBER_DAMAGE = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 class ArchiveBomb(Exception):
