@@ -42,7 +42,8 @@ ARCHIVE_MIMES = {
 #: Errors of a damaged tar or of its compression.
 _TAR_DAMAGE = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
 
-#: Errors reading one zip member that leave the rest of the archive readable.
+#: Errors reading one zip member that leave the rest of the archive readable
+#: (and, opening a zip, those of a damaged central directory).
 _ZIP_MEMBER_DAMAGE = (
     zipfile.BadZipFile,
     OSError,
@@ -232,7 +233,7 @@ class _ArchiveWalk:
     def _zip(self, stream: IO[bytes], archive_id: str, depth: int) -> Iterator[ScanItem]:
         try:
             archive = zipfile.ZipFile(stream)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except _ZIP_MEMBER_DAMAGE as exc:  # NotImplementedError: a made-up zip version
             yield ScanItem(archive_id, self.source, error=ItemError("corrupt-archive", str(exc)))
             return
         ratio = self.settings.max_compression_ratio
