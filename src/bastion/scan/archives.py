@@ -83,26 +83,24 @@ def _read_capped(
             raise ArchiveBomb(f"expands beyond {limit:,} bytes")
         if expanded_too_far is not None and expanded_too_far(len(data)):
             raise ArchiveBomb(f"expands to over {len(data):,} bytes")
-        if len(data) == limit + 1:
-            break
     return bytes(data)
 
 
-def _uncompressed(raw: _CountingReader, mime: str) -> IO[bytes]:
-    """The tar in a compressed stream, or the stream itself.
+def _decompressor(raw: _CountingReader, mime: str) -> IO[bytes] | None:
+    """The tar inside a compressed stream, None for an uncompressed one.
 
     Decompressing here rather than in tarfile's stream mode keeps skipping a
     refused member cheap: tarfile re-slices its whole output buffer for every
     block it reads, minutes for a gigabyte of zeros.
     """
-    opened: object = raw
+    opened: object = None
     if mime == "application/gzip":
         opened = gzip.GzipFile(fileobj=raw, mode="rb")
     elif mime == "application/x-bzip2":
         opened = bz2.BZ2File(raw)
     elif mime == "application/x-xz":
         opened = lzma.LZMAFile(raw)  # noqa: SIM115 (the caller closes it)
-    return cast(IO[bytes], opened)
+    return cast(IO[bytes] | None, opened)
 
 
 class _CountingReader:
@@ -265,8 +263,9 @@ class _ArchiveWalk:
 
     def _tar(self, stream: IO[bytes], archive_id: str, depth: int) -> Iterator[ScanItem]:
         counted = _CountingReader(stream)
-        plain = _uncompressed(counted, sniff(stream.read(512)).mime)
+        decompressed = _decompressor(counted, sniff(stream.read(512)).mime)
         stream.seek(0)
+        plain = decompressed or cast(IO[bytes], counted)
         try:
             archive = tarfile.open(fileobj=plain, mode="r|")  # noqa: SIM115 (closed in finally)
         except _TAR_DAMAGE as exc:
@@ -302,7 +301,8 @@ class _ArchiveWalk:
             yield ScanItem(f"{archive_id}!", self.source, error=problem)
         finally:
             archive.close()
-            plain.close()
+            if decompressed is not None:  # the stream itself is the caller's to close
+                decompressed.close()
 
 
 def _unreadable_member(info: tarfile.TarInfo) -> str | None:
