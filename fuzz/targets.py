@@ -50,9 +50,10 @@ def provenance(data: bytes) -> None:
 
 
 def archive(data: bytes) -> None:
-    """Zip and tar walking: every problem is a row."""
-    for _ in iter_archive(io.BytesIO(data), "fuzz", "fuzz", SETTINGS):
-        pass
+    """Zip and tar walking: every problem is a row, none an unforeseen exception."""
+    for item in iter_archive(io.BytesIO(data), "fuzz", "fuzz", SETTINGS):
+        if item.error is not None and item.error.code == ItemError.INTERNAL:
+            raise Finding(f"walking the archive raised {item.error.message}")
 
 
 def _list_format(name: str) -> Callable[[bytes], None]:

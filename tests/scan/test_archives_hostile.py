@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,22 @@ def test_zip_of_40_entries_sharing_64_mib_stays_under_500_mb(tmp_path: Path) -> 
     assert codes.pop("shared.bin") is None
     assert set(codes.values()) == {"archive-bomb"}
     assert result["peak_mb"] < 500, result["peak_mb"]
+
+
+def test_an_unforeseen_exception_ends_the_archive_with_an_internal_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_tar(tmp_path / "t.tar", [("a.jpg", jpeg(1)), ("b.jpg", jpeg(2))])
+    real = tarfile.TarFile.extractfile
+
+    def second_fails(archive: tarfile.TarFile, info: tarfile.TarInfo) -> object:
+        if info.name == "b.jpg":
+            raise KeyError("made up")
+        return real(archive, info)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", second_fails)
+    items = items_of(path)
+    assert items["a.jpg"].data == jpeg(1)
+    assert items[""].error is not None
+    assert items[""].error.code == "internal"
+    assert "KeyError" in items[""].error.message

@@ -141,8 +141,16 @@ def _overlapping(infos: list[zipfile.ZipInfo]) -> dict[int, str]:
 def iter_archive(
     stream: IO[bytes], archive_id: str, source: str, settings: Settings
 ) -> Iterator[ScanItem]:
-    """Items of the zip or tar(.gz) archive in ``stream`` (seekable for zip)."""
-    yield from _ArchiveWalk(source, settings).members(stream, archive_id, depth=0)
+    """Items of the zip or tar(.gz) archive in ``stream`` (seekable for zip).
+
+    An exception nobody foresaw (zipfile and tarfile raise many kinds on
+    hostile input) ends the archive with an ``internal`` row after the
+    members already given, rather than the scan.
+    """
+    try:
+        yield from _ArchiveWalk(source, settings).members(stream, archive_id, depth=0)
+    except Exception as exc:  # noqa: BLE001 - one archive's failure must not stop the scan
+        yield ScanItem(f"{archive_id}!", source, error=ItemError.internal(exc))
 
 
 @dataclass
@@ -238,7 +246,7 @@ class _ArchiveWalk:
         with archive:
             overlaps = _overlapping(archive.infolist())
             for info in archive.infolist():
-                if info.is_dir():
+                if info.filename.endswith("/"):  # a folder (is_dir() fails on an empty name)
                     continue
                 if id(info) in overlaps:
                     reason = f"member shares its data with {overlaps[id(info)]!r}; not read"
