@@ -120,3 +120,12 @@ def test_an_unforeseen_exception_ends_the_archive_with_an_internal_row(
     assert items[""].error is not None
     assert items[""].error.code == "internal"
     assert "KeyError" in items[""].error.message
+
+
+def test_encrypted_zip_member_is_an_error_row(tmp_path: Path) -> None:
+    found = Path(__file__).parents[1] / "fuzz/corpus/archive/zip-encrypted-member.zip"
+    path = tmp_path / "e.zip"
+    path.write_bytes(found.read_bytes())
+    error = items_of(path)["a.txt"].error
+    assert error is not None
+    assert error.code == "encrypted"

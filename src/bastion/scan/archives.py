@@ -68,6 +68,8 @@ _CHUNK = 1 << 20
 #: Compressed bytes a tar member is credited with at least: the decompressor
 #: reads ahead, so a small member may seem to have consumed nothing.
 _RATIO_FLOOR = 64 << 10
+#: General purpose flag bit of an encrypted zip entry.
+_ZIP_ENCRYPTED = 0x1
 #: The fixed part of a zip local file header, before its name and extra field.
 _ZIP_LOCAL_HEADER = 30
 
@@ -251,6 +253,10 @@ class _ArchiveWalk:
                 if id(info) in overlaps:
                     reason = f"member shares its data with {overlaps[id(info)]!r}; not read"
                     problem = ItemError("archive-bomb", reason)
+                    yield self._row(archive_id, info.filename, error=problem)
+                    continue
+                if info.flag_bits & _ZIP_ENCRYPTED:
+                    problem = ItemError("encrypted", "the member is encrypted; not read")
                     yield self._row(archive_id, info.filename, error=problem)
                     continue
                 try:
