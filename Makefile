@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo-data
 
-.PHONY: setup setup-browser demo test lint typecheck pytest bench clean
+.PHONY: setup setup-browser demo test lint typecheck pytest bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Bastion needs Python >= 3.11"'
@@ -26,8 +26,8 @@ demo: setup
 	$(VENV)/bin/bastion demo $(DEMO_DIR)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench fuzz
+	$(VENV)/bin/ruff format --check src tests bench fuzz
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -42,6 +42,21 @@ bench: setup
 	$(PY) bench/matching.py --import-lines 10000000
 	$(PY) bench/scan.py
 	$(PY) bench/service.py
+
+# Each fuzz target runs for FUZZ_SECONDS under atheris (installed into the venv
+# on first use); new inputs land in build/fuzz/<target>/, a crash in
+# build/fuzz/<target>-crash-* and stops the run.  tests/fuzz keeps the fixed ones.
+FUZZ_SECONDS ?= 60
+FUZZ_SEEDS ?= ../shared/testdata
+FUZZ_TARGETS ?= $(shell $(PY) -c 'from fuzz.targets import TARGETS; print(*TARGETS)')
+fuzz: setup
+	@$(PY) -c 'import atheris' 2>/dev/null || $(PY) -m pip install --quiet atheris
+	@mkdir -p build/fuzz
+	@for target in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$target for $(FUZZ_SECONDS) s"; \
+		$(PY) fuzz/run.py $$target --seconds $(FUZZ_SECONDS) --seeds $(FUZZ_SEEDS) --work build/fuzz \
+			> build/fuzz-$$target.log 2>&1 || { tail -40 build/fuzz-$$target.log; exit 1; }; \
+	done
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -31,6 +31,15 @@ class ItemError:
     code: str
     message: str
 
+    #: Code of an item whose handling raised an exception nobody foresaw (a
+    #: bug, or hostile input a decoder trips on): that item's error, not a crash.
+    INTERNAL = "internal"
+
+    @classmethod
+    def internal(cls, exc: BaseException) -> ItemError:
+        """The error of an item whose handling raised ``exc`` unexpectedly."""
+        return cls(cls.INTERNAL, f"{type(exc).__name__}: {exc}")
+
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 

@@ -20,7 +20,7 @@ from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.media.errors import FileTooLarge, MediaError, NotAnImage
 from bastion.media.image import decode_for_pdq
 from bastion.media.reader import HashingReader
-from bastion.media.sniff import SNIFF_BYTES, MediaKind, sniff
+from bastion.media.sniff import SNIFF_BYTES, MediaKind, MediaType, sniff
 from bastion.media.video import VideoOptions
 from bastion.signals.crypto import CryptoHasher
 from bastion.signals.pdq import PdqHash, pdq_from_luma
@@ -114,21 +114,12 @@ def hash_stream(
         )
         return Fingerprint(media_type.mime, size, error=ItemError(error.code, error.message))
 
-    image = _Decoded()
-    video_hash: VideoHash | None = None
-    if is_video:
-        video_hash, problem = hash_video(buffered, settings, video or VideoOptions())
-        if video_hash is not None:
-            image = _Decoded(width=video_hash.width, height=video_hash.height)
-        if problem is not None:
-            image = replace(image, error=ItemError(problem.code, problem.message))
-    elif media_type.kind is MediaKind.IMAGE:
-        image = _hash_image(buffered, media_type.pillow_format, settings, dihedral)
-    elif media_type.kind is MediaKind.EMPTY:
-        image = _Decoded(error=ItemError("empty", "the file is empty (0 bytes)"))
-    elif name and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-        error = NotAnImage(f"named {Path(name).suffix} but the content is {media_type.mime}")
-        image = _Decoded(error=ItemError(error.code, error.message))
+    try:
+        image, video_hash = _decode(buffered, media_type, name, settings, dihedral, video)
+    except Exception as exc:  # noqa: BLE001 - one item's failure must not stop the others
+        # Whatever went wrong, the bytes can still be hashed (``finish``
+        # raises OSError only when they cannot be read at all).
+        image, video_hash = _Decoded(error=ItemError.internal(exc)), None
     reader.finish()
     digests = hasher.digests()
     crypto = (
@@ -150,6 +141,33 @@ def hash_stream(
         video=video_hash,
         error=image.error,
     )
+
+
+def _decode(
+    stream: BinaryIO,
+    media_type: MediaType,
+    name: str | None,
+    settings: Settings,
+    dihedral: bool,
+    video: VideoOptions | None,
+) -> tuple[_Decoded, VideoHash | None]:
+    """What decoding the content adds to its digests, by the sniffed type."""
+    if media_type.kind is MediaKind.VIDEO:
+        video_hash, problem = hash_video(stream, settings, video or VideoOptions())
+        image = _Decoded()
+        if video_hash is not None:
+            image = _Decoded(width=video_hash.width, height=video_hash.height)
+        if problem is not None:
+            image = replace(image, error=ItemError(problem.code, problem.message))
+        return image, video_hash
+    if media_type.kind is MediaKind.IMAGE:
+        return _hash_image(stream, media_type.pillow_format, settings, dihedral), None
+    if media_type.kind is MediaKind.EMPTY:
+        return _Decoded(error=ItemError("empty", "the file is empty (0 bytes)")), None
+    if name and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+        error = NotAnImage(f"named {Path(name).suffix} but the content is {media_type.mime}")
+        return _Decoded(error=ItemError(error.code, error.message)), None
+    return _Decoded(), None
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,22 +142,24 @@ def scan_item(
     except OSError as exc:
         problem = ItemError("unreadable", exc.strerror or str(exc))
         return ScanResult(item.item_id, item.source, Status.ERROR, error=problem)
+    except Exception as exc:  # noqa: BLE001 - one item's failure must not stop the others
+        return ScanResult(item.item_id, item.source, Status.ERROR, error=ItemError.internal(exc))
     if item.expect_image and fingerprint.error is None and fingerprint.pdq is None:
         problem = ItemError("not-an-image", f"expected an image, found {fingerprint.media_type}")
         fingerprint = replace(fingerprint, error=problem)
-    assessment = None
-    if provenance is not None:
-        assessment = _assess(data, fingerprint.media_type, settings, provenance)
-    matches: tuple[Match, ...] = ()
-    suppressed: tuple[Match, ...] = ()
-    if index is not None:
-        outcome = match_outcome(fingerprint, index, include_low_quality=include_low_quality)
-        matches, suppressed = outcome.matches, outcome.suppressed
-        if assessment is not None and (named := model_signals(list(assessment.evidence))):
-            # Models the metadata names by hash, matched against model banks.
-            known = {m.entry_id for m in matches}
-            found = match_signals(named, index).matches
-            matches += tuple(m for m in found if m.entry_id not in known)
+    try:
+        assessment, matches, suppressed = _assess_and_match(
+            data, fingerprint, index, settings, include_low_quality, provenance
+        )
+    except Exception as exc:  # noqa: BLE001 - the digests are kept, the row says what failed
+        problem = ItemError.internal(exc)
+        return ScanResult(
+            item.item_id,
+            item.source,
+            Status.ERROR,
+            replace(fingerprint, error=problem),
+            error=problem,
+        )
     # A file whose bytes were read but not decoded still has its digests
     # matched; its row carries the decoding error.
     status = Status.ERROR if fingerprint.error else Status.HASHED
@@ -171,6 +173,32 @@ def scan_item(
         provenance=assessment,
         suppressed=suppressed,
     )
+
+
+def _assess_and_match(
+    data: bytes | None,
+    fingerprint: Fingerprint,
+    index: Index | None,
+    settings: Settings,
+    include_low_quality: bool,
+    provenance: InspectOptions | None,
+) -> tuple[Assessment | None, tuple[Match, ...], tuple[Match, ...]]:
+    """The item's provenance (when asked for), its matches in the banks and the
+    matches allowlists suppressed."""
+    assessment = None
+    if provenance is not None:
+        assessment = _assess(data, fingerprint.media_type, settings, provenance)
+    matches: tuple[Match, ...] = ()
+    suppressed: tuple[Match, ...] = ()
+    if index is not None:
+        outcome = match_outcome(fingerprint, index, include_low_quality=include_low_quality)
+        matches, suppressed = outcome.matches, outcome.suppressed
+        if assessment is not None and (named := model_signals(list(assessment.evidence))):
+            # Models the metadata names by hash, matched against model banks.
+            known = {m.entry_id for m in matches}
+            found = match_signals(named, index).matches
+            matches += tuple(m for m in found if m.entry_id not in known)
+    return assessment, matches, suppressed
 
 
 def _in_memory(item: ScanItem, settings: Settings) -> bytes | None:

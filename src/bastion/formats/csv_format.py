@@ -15,6 +15,7 @@ from bastion.banks.labels import format_labels
 from bastion.formats.records import (
     ExportEntry,
     ExportReport,
+    FormatError,
     ReadItem,
     Reject,
     make_record,
@@ -29,13 +30,12 @@ class CsvFormat:
 
     def read(self, stream: BinaryIO) -> Iterator[ReadItem]:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
-        rows = csv.reader(text)
         columns: tuple[str, ...] = COLUMNS
-        for row in rows:
-            location = f"line {rows.line_num}"
+        for line, row in _numbered_rows(text):
+            location = f"line {line}"
             if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
                 continue
-            if rows.line_num == 1 and row[0].strip().lower() == "signal_type":
+            if line == 1 and row[0].strip().lower() == "signal_type":
                 columns = tuple(cell.strip().lower() for cell in row)
                 missing = {"signal_type", "value"} - set(columns)
                 if missing:
@@ -78,3 +78,15 @@ class CsvFormat:
         text.flush()
         text.detach()
         return report
+
+
+def _numbered_rows(text: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, row)``; a row the csv module refuses ends the document."""
+    rows = csv.reader(text)
+    try:
+        for row in rows:
+            yield rows.line_num, row
+    except csv.Error as exc:
+        # A field over csv.field_size_limit() (no hash is that long), a NUL
+        # byte ...: no row after it can be trusted to start where it should.
+        raise FormatError(f"not a readable CSV file at line {rows.line_num}: {exc}") from None

@@ -50,5 +50,9 @@ def iter_objects(
                 builder = None
     except ijson.JSONError as exc:
         raise FormatError(f"not a complete JSON document: {exc}") from None
+    except UnicodeDecodeError as exc:
+        # The C parser passes some invalid UTF-8 (overlong forms, surrogates)
+        # on to Python's decoder, which refuses it.
+        raise FormatError(f"not a UTF-8 JSON document: {exc.reason} at byte {exc.start}") from None
     if builder is not None:
         raise FormatError("not a complete JSON document: it ends inside an object")

@@ -81,6 +81,18 @@ def _entry_items(element: Element, location: str) -> Iterator[Record | Reject]:
             return
 
 
+def _events(stream: BinaryIO) -> Iterator[tuple[str, Element]]:
+    """``start`` and ``end`` events of the document; a broken one is a FormatError."""
+    try:
+        yield from iterparse(stream, events=("start", "end"), forbid_dtd=True)
+    except (ParseError, DefusedXmlException) as exc:
+        raise FormatError(f"not a well-formed NCMEC XML document: {exc}") from None
+    except (LookupError, ValueError) as exc:
+        # expat knows single-byte encodings and UTF-8/16 only; a declaration
+        # naming another (or none that exists) is refused before any element.
+        raise FormatError(f"NCMEC XML in an encoding that cannot be read: {exc}") from None
+
+
 class NcmecFormat:
     name = "ncmec"
     description = "NCMEC hash-sharing XML entry pages (images/videos, deleted entries)"
@@ -88,25 +100,24 @@ class NcmecFormat:
     def read(self, stream: BinaryIO) -> Iterator[ReadItem]:
         counts: dict[str, int] = {}
         newest = ""
-        try:
-            events = iterparse(stream, events=("start", "end"), forbid_dtd=True)
-            container: Element | None = None
-            for event, element in events:
-                tag = _local(element.tag)
-                if event == "start":
-                    if tag in ("images", "videos"):
-                        container = element
-                        newest = max(newest, element.get("maxTimestamp") or "")
-                    continue
-                if tag not in _ENTRY_TAGS:
-                    continue
-                counts[tag] = counts.get(tag, 0) + 1
-                entry_id = _child_text(element, "id") or "?"
-                yield from _entry_items(element, f"{tag}[{counts[tag] - 1}] id={entry_id}")
-                if container is not None:
-                    container.remove(element)  # keep memory flat on huge pages
-        except (ParseError, DefusedXmlException) as exc:
-            raise FormatError(f"not a well-formed NCMEC XML document: {exc}") from None
+        #: Open elements, outermost first: an entry is dropped from its parent
+        #: once read, which keeps memory flat on huge pages.
+        open_elements: list[Element] = []
+        for event, element in _events(stream):
+            tag = _local(element.tag)
+            if event == "start":
+                open_elements.append(element)
+                if tag in ("images", "videos"):
+                    newest = max(newest, element.get("maxTimestamp") or "")
+                continue
+            open_elements.pop()
+            if tag not in _ENTRY_TAGS:
+                continue
+            counts[tag] = counts.get(tag, 0) + 1
+            entry_id = _child_text(element, "id") or "?"
+            yield from _entry_items(element, f"{tag}[{counts[tag] - 1}] id={entry_id}")
+            if open_elements:
+                open_elements[-1].remove(element)
         if newest:
             yield DocumentVersion(f"maxTimestamp={newest}")
 

@@ -55,6 +55,15 @@ def _labels(media: dict[str, Any]) -> list[str]:
     return labels
 
 
+def _misshapen_field(media: dict[str, Any]) -> str | None:
+    """Why a Media item's list fields cannot be read, if they cannot."""
+    if not isinstance(media.get("MediaFiles") or [], list):
+        return "MediaFiles must be a list of objects"
+    if not isinstance(media.get("Tags") or [], list | str):
+        return "Tags must be a list or a comma-separated string"
+    return None
+
+
 def _media_items(document: BinaryIO) -> Iterator[tuple[str, Any]]:
     """Media objects in either shape (and version strings), with their location."""
     position = {"case": -1, "media": -1}
@@ -98,6 +107,10 @@ class VicsFormat:
                 continue
             if not isinstance(media, dict):
                 yield Reject(location, "a Media item must be a JSON object")
+                continue
+            misshapen = _misshapen_field(media)
+            if misshapen is not None:
+                yield Reject(location, misshapen)
                 continue
             media_id = media.get("MediaID")
             external_id = None if media_id is None else str(media_id)

@@ -152,6 +152,10 @@ class VideoReader:
             found = ", ".join(sorted({s.type for s in streams})) or "none"
             raise NoVideoStream(f"the container has no video track (streams: {found})")
         stream = streams.video[0]
+        if stream.codec_context is None:
+            # FFmpeg knows no decoder for the track's codec tag (a damaged or
+            # made-up sample entry): there is nothing to decode frames with.
+            raise CorruptVideo("the video track names a codec no decoder is known for")
         stream.thread_type = "AUTO"
         return stream
 

@@ -217,7 +217,12 @@ def unit_items(unit: Unit, options: SourceOptions, settings: Settings) -> Iterat
             yield ScanItem(name, unit.source, error=ItemError(code, message or ""))
         elif unit.kind is SourceKind.PARQUET:
             yield from iter_parquet(
-                Path(name), unit.source, options.image_column, options.id_column, unit.row_group
+                Path(name),
+                unit.source,
+                options.image_column,
+                options.id_column,
+                unit.row_group,
+                settings=settings,
             )
         elif unit.kind is SourceKind.WEBDATASET:
             yield from iter_shard(Path(name), unit.source, settings)

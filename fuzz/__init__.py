@@ -1,0 +1,1 @@
+"""Fuzz targets for the parsers that read untrusted bytes (``make fuzz``)."""
