@@ -3,7 +3,9 @@
 Each page (README.md and every docs/*.md) runs its fenced blocks in order in
 one temporary folder holding every file the examples name (tests/docs_data.py:
 ``collection/``, ``seized.zip``, ``shards/00000.tar`` ..., ``clip.mp4``,
-``entries.xml`` ...) and a store whose blocklist holds one of their images.
+``entries.xml`` ...; docs/scanning.md's collection also holds the broken
+files of ``make demo``'s) and a store whose blocklist holds one image of
+each kind of scan source.
 
 - ``sh`` blocks run under ``bash -e``; ``python`` blocks run as scripts.
 - ``console`` blocks run their ``$`` lines in order in one shell (so a
@@ -27,9 +29,8 @@ one temporary folder holding every file the examples name (tests/docs_data.py:
   not tests); ``network`` downloads from the internet, and tests reach
   loopback only; ``clone`` runs make targets of a fresh clone (``make
   test`` runs this very suite).
-- Blocks of any other language are output only (``text``, ``json``, a bare
-  fence) and are not run; a language not known here fails the test, so no
-  block is skipped by a typo.
+- ``text``, ``json`` and bare fences are output only and are not run; any
+  other language fails the test, so no block is skipped by a typo.
 """
 
 from __future__ import annotations
