@@ -218,6 +218,12 @@ def filter_img2dataset(tmp_path: Path, folder: Path) -> tuple[int, dict[str, Any
     result = runner.invoke(app, ["filter", str(tmp_path / "scan"), "--out", str(clean)])
     report = json.loads(result.stdout)
     assert report == json.loads((clean / "filter-report.json").read_text())
+    metadata = report["metadata"]
+    said = (
+        f"{metadata['files']} Parquet files, {metadata['rows_dropped']} of "
+        f"{metadata['rows_read']} rows dropped; {metadata['stats_files']} stats files"
+    )
+    assert said in " ".join(result.stderr.split())
     return result.exit_code, report
 
 

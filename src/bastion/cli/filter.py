@@ -34,9 +34,12 @@ def filter_command(
     matched samples go, and so do samples with an error or skipped
     (unless --keep-unchecked).  Each copy is read back and counted against
     the scan.  OUT gets the copies, filter-report.json and removed.txt
-    (reason and id of every removed sample).  Exit status 1 when a count does
-    not add up, unchecked samples were kept, or the scan holds items that
-    are not in a shard or Parquet file.
+    (reason and id of every removed sample).  A shard's img2dataset metadata
+    (NNNNN.parquet, NNNNN_stats.json) is copied too, without the removed
+    samples' rows and with the stats' counts lowered to match.  Exit status
+    1 when a count does not add up, unchecked samples were kept, metadata
+    could not be cleaned, or the scan holds items that are not in a shard or
+    Parquet file.
     """
     output_folder(out)
     try:
@@ -50,6 +53,14 @@ def filter_command(
         f"[bold]{removed:,} removed[/bold]" + (f" ({reasons})" if reasons else ""),
         highlight=False,
     )
+    metadata = report.metadata
+    if metadata.files or metadata.stats_files:
+        stderr.print(
+            f"img2dataset metadata: {metadata.files:,} Parquet files, "
+            f"{metadata.rows_dropped:,} of {metadata.rows_read:,} rows dropped; "
+            f"{metadata.stats_files:,} stats files lowered to match",
+            highlight=False,
+        )
     if report.kept_unchecked:
         stderr.print(
             f"[yellow]{report.kept_unchecked:,} kept samples were not checked[/yellow]",

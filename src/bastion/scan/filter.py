@@ -12,6 +12,16 @@ Files are handled one at a time, streaming (a shard's keys or a file's row
 positions are the most held in memory), and each copy is checked against
 the scan: the samples read are the samples scanned, and the written copy,
 read back, holds exactly the kept ones (kept + removed = read).
+
+A shard img2dataset wrote (``00000.tar``) has its metadata beside it:
+``00000.parquet``, one row per attempted download keyed by ``key`` (the
+shard's member keys; failed downloads have a row and no member), and
+``00000_stats.json``.  Both are copied too, or a loader that reads them
+would list samples the shard no longer holds: the removed samples' rows are
+dropped and the stats' ``count``, ``successes`` and ``status_dict.success``
+are lowered by the removed samples, so the stats keep describing the copy
+beside them (every other field, timings included, is kept).  Metadata that
+cannot be filtered is not copied at all, and that is a problem.
 """
 
 from __future__ import annotations
@@ -22,12 +32,13 @@ import tarfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Any, TextIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bastion.scan.results import RESULTS, escape_id, iter_rows
@@ -38,8 +49,25 @@ REMOVED = "removed.txt"
 _COLUMNS = ["status", "matched", "low_quality", "sample_id", "container", "position"]
 
 
+#: img2dataset's metadata: the column of sample keys, and the status of a download it stored.
+METADATA_KEY = "key"
+_SUCCESS = "success"
+
+
 class FilterError(ValueError):
     """The scan folder or the output folder cannot be used: nothing was written."""
+
+
+@dataclass
+class MetadataCounts:
+    """img2dataset's metadata beside the cleaned shards: what was read, kept and dropped."""
+
+    files: int = 0
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_dropped: int = 0
+    #: ``_stats.json`` files copied with their counts lowered by the removed samples.
+    stats_files: int = 0
 
 
 @dataclass
@@ -58,6 +86,7 @@ class FilterReport:
     kept_low_quality: int = 0
     #: Result rows of plain files and archive members: nothing to filter.
     not_dataset_rows: int = 0
+    metadata: MetadataCounts = field(default_factory=MetadataCounts)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -77,6 +106,7 @@ class FilterReport:
             "kept_unchecked": self.kept_unchecked,
             "kept_low_quality": self.kept_low_quality,
             "not_dataset_rows": self.not_dataset_rows,
+            "metadata": asdict(self.metadata),
             "problems": self.problems,
             "complete": self.complete,
         }
@@ -171,7 +201,13 @@ def _copy_shard(
         report.problems.append(f"{shard}: damaged, copied up to the damage ({exc})")
     os.replace(temporary, target)
     written = len({split_key(info.name)[0] for info in _members(target)})
-    _account(str(shard), read, decisions, written, report, removed_list)
+    removed = _account(str(shard), read, decisions, written, report, removed_list)
+    if shard.suffix == ".tar":
+        _copy_metadata(
+            shard.with_suffix(".parquet"), target.with_suffix(".parquet"), read, removed, report
+        )
+        stats = f"{shard.stem}_stats.json"
+        _copy_stats(shard.with_name(stats), target.with_name(stats), len(removed), report)
 
 
 def _members(shard: Path) -> Iterator[tarfile.TarInfo]:
@@ -220,8 +256,11 @@ def _account(
     report: FilterReport,
     removed_list: TextIO,
     ids: dict[int, str] | None = None,
-) -> None:
-    """Count one file's samples, list the removed ones, and check that it adds up."""
+) -> set[Any]:
+    """Count one file's samples, list the removed ones, and check that it adds up.
+
+    Returns the removed samples.
+    """
     kept = {s for s in read if s in decisions.verdicts and decisions.verdicts[s] is None}
     unscanned = read - decisions.verdicts.keys()
     for sample in sorted(read - kept, key=str):
@@ -243,3 +282,100 @@ def _account(
         report.problems.append(
             f"{name}: the copy holds {written} samples, {len(kept)} were to be kept"
         )
+    return read - kept
+
+
+def _copy_metadata(
+    source: Path, target: Path, read: set[str], removed: set[Any], report: FilterReport
+) -> None:
+    """img2dataset's metadata Parquet of a shard without the removed samples' rows.
+
+    Every other row stays, failed downloads (a row, no member) among them.
+    It must add up: one row per removed sample, and no row saying a download
+    succeeded whose sample the shard does not hold.
+    """
+    if not source.is_file():
+        return
+    temporary = target.with_name(target.name + ".tmp")
+    to_drop = pa.array(sorted(removed), pa.string())
+    in_shard = pa.array(sorted(read), pa.string())
+    rows = dropped = absent = 0
+    found: set[str] = set()
+    try:
+        parquet = pq.ParquetFile(source)
+        columns = parquet.schema_arrow.names
+        if METADATA_KEY not in columns:
+            report.problems.append(
+                f"{source}: img2dataset metadata has no {METADATA_KEY!r} column; not copied"
+            )
+            return
+        with pq.ParquetWriter(temporary, parquet.schema_arrow) as writer:
+            for batch in parquet.iter_batches(batch_size=1024):
+                keys = pc.cast(batch.column(METADATA_KEY), pa.string())
+                drop = pc.fill_null(pc.is_in(keys, value_set=to_drop), False)
+                found.update(keys.filter(drop).to_pylist())
+                dropped += pc.sum(drop).as_py() or 0
+                if "status" in columns:
+                    success = pc.equal(batch.column("status"), _SUCCESS)
+                    held = pc.is_in(keys, value_set=in_shard)
+                    absent += pc.sum(pc.fill_null(pc.and_not(success, held), False)).as_py() or 0
+                rows += batch.num_rows
+                writer.write_table(pa.Table.from_batches([batch]).filter(pc.invert(drop)))
+    except (pa.ArrowException, OSError) as exc:
+        temporary.unlink(missing_ok=True)
+        report.problems.append(f"{source}: img2dataset metadata unreadable; not copied ({exc})")
+        return
+    os.replace(temporary, target)
+    written = pq.ParquetFile(target).metadata.num_rows
+    counts = report.metadata
+    counts.files += 1
+    counts.rows_read += rows
+    counts.rows_kept += written
+    counts.rows_dropped += dropped
+    if missing := len(removed) - len(found):
+        report.problems.append(f"{source}: {missing} removed samples have no metadata row")
+    if dropped != len(found):
+        report.problems.append(
+            f"{source}: {dropped} metadata rows dropped for {len(found)} removed samples"
+        )
+    if absent:
+        report.problems.append(
+            f"{source}: {absent} metadata rows say success but the shard has no such sample"
+        )
+    if written != rows - dropped:
+        report.problems.append(
+            f"{source}: the copy holds {written} rows, {rows - dropped} were to be kept"
+        )
+
+
+def _copy_stats(source: Path, target: Path, removed: int, report: FilterReport) -> None:
+    """img2dataset's ``_stats.json`` of a shard, its counts lowered by the removed samples.
+
+    A removed sample had a member in the shard, which img2dataset writes only
+    for a successful download: so ``count``, ``successes`` and
+    ``status_dict["success"]`` each lose one, and ``count = successes +
+    failed_to_download + failed_to_resize`` still holds.
+    """
+    if not source.is_file():
+        return
+    try:
+        stats = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        report.problems.append(f"{source}: img2dataset stats unreadable; not copied ({exc})")
+        return
+    counts = stats if isinstance(stats, dict) else {}
+    if not all(isinstance(counts.get(name), int) for name in ("count", "successes")):
+        report.problems.append(f"{source}: img2dataset stats without count/successes; not copied")
+        return
+    if counts["successes"] < removed:
+        report.problems.append(
+            f"{source}: {counts['successes']} successes, {removed} samples removed; not copied"
+        )
+        return
+    counts["count"] -= removed
+    counts["successes"] -= removed
+    status = counts.get("status_dict")
+    if isinstance(status, dict) and isinstance(status.get(_SUCCESS), int):
+        status[_SUCCESS] -= removed
+    target.write_text(json.dumps(counts, indent=4) + "\n", encoding="utf-8")
+    report.metadata.stats_files += 1
