@@ -131,3 +131,27 @@ def test_a_folder_and_a_glob_of_shards_are_webdataset(tmp_path: Path, settings: 
         summary, rows = scan([source], out, settings)
         assert summary["hashed"] == 6
         assert [r["sample_id"].rsplit("#", 1)[1] for r in rows] == [f"{n:06d}" for n in range(6)]
+
+
+def test_link_and_special_members_of_a_shard_get_rows(tmp_path: Path, settings: Settings) -> None:
+    """A shard's symlink, hardlink or FIFO member is a skipped row, never passed over:
+    a sample whose only image is a link must not vanish from the results."""
+    import tarfile
+
+    shard = write_tar(tmp_path / "data-000000.tar", [("000000.jpg", jpeg(1))])
+    with tarfile.open(shard, "a") as archive:
+        for name, kind in (
+            ("000001.jpg", tarfile.SYMTYPE),
+            ("000002.jpg", tarfile.LNKTYPE),
+            ("000003.jpg", tarfile.FIFOTYPE),
+        ):
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = "000000.jpg" if kind != tarfile.FIFOTYPE else ""
+            archive.addfile(info)
+    pattern = str(tmp_path / "data-{000000..000000}.tar")
+    summary, rows = scan([pattern], tmp_path / "out", settings)
+    reasons = {after_hash(r["item_id"]): r["error_code"] for r in rows if r["status"] == "skipped"}
+    assert reasons == {"000001.jpg": "link", "000002.jpg": "link", "000003.jpg": "special-file"}
+    assert summary["skipped"] == 3
+    assert summary["unchecked"] >= 3

@@ -290,7 +290,7 @@ class _ArchiveWalk:
             for info in archive:
                 if info.isdir():
                     continue
-                skipped = _unreadable_member(info)
+                skipped = unreadable_member(info)
                 if skipped is not None:
                     yield self._row(archive_id, info.name, skipped=skipped)
                     continue
@@ -319,7 +319,7 @@ class _ArchiveWalk:
                 decompressed.close()
 
 
-def _unreadable_member(info: tarfile.TarInfo) -> str | None:
+def unreadable_member(info: tarfile.TarInfo) -> str | None:
     """Why a tar member has no content of its own to hash, or None for a file."""
     if info.isfile():
         return None

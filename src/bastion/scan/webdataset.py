@@ -10,8 +10,10 @@ member matches.
 A member is media when its last extension says so (``000123.seg.jpg`` too)
 or when its bytes sniff as an image or video (an image stored as ``.bin``).
 A key that comes back later in the shard (non-contiguous keys) is still one
-sample.  A sample with no media member at all is one row, skipped with that
-reason, after the shard's media rows (only the shard's end shows it had none).
+sample.  A link, FIFO or device member is a skipped row of its own (``link``,
+``special-file``), as in any archive.  A sample with no media member at all
+is one row, skipped with that reason, after the shard's media rows (only
+the shard's end shows it had none).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import IO
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.media.sniff import SNIFF_BYTES, MediaKind, sniff
+from bastion.scan.archives import unreadable_member
 from bastion.scan.items import ScanItem
 
 #: Extensions of images: a member so named must decode as one.
@@ -77,12 +80,18 @@ def iter_shard(path: Path, source: str, settings: Settings) -> Iterator[ScanItem
     try:
         with tarfile.open(path, mode="r|*") as archive:
             for info in archive:
-                if not info.isfile():
+                if info.isdir():
                     continue
                 key, extension = split_key(info.name)
                 count = seen[info.name] = seen.get(info.name, 0) + 1
                 item_id = f"{shard}#{info.name}" + ("" if count == 1 else f"#{count}")
                 base = ScanItem(item_id, source, name=info.name, container=shard, key=key)
+                skipped = unreadable_member(info)
+                if skipped is not None:
+                    # Its own row stands for the sample: never passed over as clean.
+                    keys[key] = True
+                    yield replace(base, skipped=skipped)
+                    continue
                 item = _media_item(archive, info, extension, base, settings)
                 if item is None:
                     keys.setdefault(key, False)
