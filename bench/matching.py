@@ -15,7 +15,7 @@ build time, snapshot load time (Bastion: memory-mapping the saved index in a
 new process), single-query throughput on one thread, batched throughput,
 recall against brute force, resident memory after the queries.
 
-  bastion  bastion.banks.pdq_mih.PdqMultiIndex (12 x 21-bit multi-index)
+  bastion  bastion.matching.pdq_mih.PdqMultiIndex (12 x 21-bit multi-index)
   flat     faiss.IndexBinaryFlat (brute force; the floor every index must beat)
   tx       python-threatexchange PDQIndex (faiss IndexBinaryMultiHash; what HMA uses)
 
@@ -59,7 +59,7 @@ def corpus_hashes() -> np.ndarray:
     from PIL import Image, ImageEnhance, ImageOps
 
     from bastion import hash_bytes
-    from bastion.banks.pdq_mih import codes_from_hex
+    from bastion.matching.pdq_mih import codes_from_hex
 
     if not any(PHOTOS.glob("*.*")):
         PHOTOS.mkdir(parents=True, exist_ok=True)
@@ -166,7 +166,7 @@ def run(method: str, size: int, queries_n: int, single_n: int) -> dict[str, obje
     queries = np.load(query_path)
     result: dict[str, object] = {"method": method, "size": size}
     if method == "bastion-build":
-        from bastion.banks.pdq_mih import PdqMultiIndex
+        from bastion.matching.pdq_mih import PdqMultiIndex
 
         bank = np.load(bank_path)
         started = time.perf_counter()
@@ -178,7 +178,7 @@ def run(method: str, size: int, queries_n: int, single_n: int) -> dict[str, obje
         result["build_peak_mb"] = memory_mb()["VmHWM"]
         return result
     if method == "bastion":
-        from bastion.banks.pdq_mih import PdqMultiIndex
+        from bastion.matching.pdq_mih import PdqMultiIndex
 
         started = time.perf_counter()
         index = PdqMultiIndex.load(CACHE / f"snapshot-{size}")

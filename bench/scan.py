@@ -212,9 +212,9 @@ def breakdown(pattern: str, home: Path, count: int = 1500) -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    from bastion.banks import Index
-    from bastion.banks.match import match_outcome
     from bastion.config import Settings
+    from bastion.matching import Index
+    from bastion.matching.match import match_outcome
     from bastion.media.image import decode_for_pdq
     from bastion.pipeline import scan_item
     from bastion.scan.results import UnitParts, prepare_parts

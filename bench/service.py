@@ -50,10 +50,10 @@ def build_store(size: int) -> Path:
     if (home / "ready").exists():
         return home
     from bastion.banks import Banks, import_records
-    from bastion.banks.index import Index
     from bastion.config import Settings
     from bastion.formats.records import Record
     from bastion.hashing import hash_bytes
+    from bastion.matching.index import Index
     from bastion.signals.types import normalize_signal
     from bastion.store import Store
 
@@ -108,11 +108,10 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 def floor(home: Path) -> dict[str, dict[str, float]]:
     """The same work through the library, in this process, one at a time."""
-    from bastion.banks.index import Index
     from bastion.config import Settings
-    from bastion.pipeline import scan_item
+    from bastion.matching.index import Index
+    from bastion.pipeline import ScanItem, scan_item
     from bastion.provenance import InspectOptions
-    from bastion.scan.items import ScanItem
     from bastion.signals.types import normalize_signal
     from bastion.store import Store
 

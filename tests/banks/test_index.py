@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bastion.banks import Banks, Index, match_signals
-from bastion.banks import index as index_module
+from bastion.banks import Banks
 from bastion.banks.entries import add_signals, withdraw_signals
 from bastion.config import Settings
 from bastion.fingerprint import Signal
+from bastion.matching import Index, match_signals
+from bastion.matching import index as index_module
 from bastion.store import Store
 from tests.banks.helpers import flip_bits
 from tests.formats.samples import rand_hex

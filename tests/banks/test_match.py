@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.banks import BankKind, Banks, Index, match, match_signals
+from bastion.banks import BankKind, Banks
 from bastion.banks.entries import add_signals
 from bastion.config import Settings
 from bastion.fingerprint import Fingerprint, Signal
+from bastion.matching import Index, match, match_signals
 from bastion.store import Store
 from tests.banks.helpers import flip_bits
 from tests.formats.samples import rand_hex

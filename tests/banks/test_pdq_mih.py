@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bastion.banks import pdq_mih
-from bastion.banks.pdq_mih import (
+from bastion.matching import pdq_mih
+from bastion.matching.pdq_mih import (
     CHUNKS,
     PdqMultiIndex,
     brute_force_search,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bastion.progress import progress_bar
+from bastion.cli.progress import progress_bar
 from tests.cli.conftest import Invoke
 from tests.images import encode, photo_like
 

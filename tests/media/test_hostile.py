@@ -13,10 +13,9 @@ from bastion import hashing, pipeline
 from bastion.cli import app
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
-from bastion.pipeline import Status, scan_item
+from bastion.pipeline import ScanItem, Status, scan_item
 from bastion.provenance import InspectOptions
 from bastion.scan.engine import ScanPlan, local_engine, run_scan
-from bastion.scan.items import ScanItem
 from bastion.scan.sources import SourceOptions
 from tests.media.hostile import unknown_codec_mp4
 from tests.scan.fixtures import jpeg

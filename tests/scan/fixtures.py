@@ -10,10 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bastion.banks import Banks, Index
+from bastion.banks import Banks
 from bastion.banks.entries import add_signals
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
+from bastion.matching import Index
 from bastion.store import Store
 from tests.images import encode, photo_like
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bastion.config import Settings
-from bastion.scan.items import ScanItem
+from bastion.pipeline import ScanItem
 from bastion.scan.sources import SourceOptions, iter_items
 from tests.scan.fixtures import jpeg, write_tar
 from tests.scan.hostile_archives import shared_entry_zip, special_members_tar, zeros_tar

@@ -8,10 +8,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from bastion.banks import Banks, Index
+from bastion.banks import Banks
 from bastion.banks.entries import add_signals
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
+from bastion.matching import Index
 from bastion.scan.engine import ScanPlan, local_engine, run_scan
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store

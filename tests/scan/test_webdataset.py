@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bastion.banks import Index
 from bastion.config import Settings
+from bastion.matching import Index
 from bastion.scan.engine import ScanPlan, local_engine, run_scan
 from bastion.scan.sources import SourceOptions
 from tests.scan.fixtures import banked_index, jpeg, png, write_shards, write_tar

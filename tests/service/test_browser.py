@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from bastion.config import Settings
-from bastion.pipeline import scan_item
+from bastion.pipeline import ScanItem, scan_item
 from bastion.review.vault import new_key
 from bastion.samples import encode, photo_like
-from bastion.scan.items import ScanItem
 from tests.service.conftest import PASSWORD
 from tests.service.live import LiveServer, live_server
 

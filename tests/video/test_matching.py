@@ -11,11 +11,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bastion.banks import BankKind, Banks, Index, match_outcome, match_signals
+from bastion.banks import BankKind, Banks
 from bastion.banks.entries import add_signals, export_entries, withdraw_signals
 from bastion.config import Settings
 from bastion.fingerprint import Signal
 from bastion.hashing import hash_bytes, hash_file
+from bastion.matching import Index, match_outcome, match_signals
 from bastion.samples import encode_video, panning_frames
 from bastion.signals.vpdq import VpdqFeature, match_percentages, parse_vpdq, to_signal_value
 from bastion.store import Store

@@ -1,9 +1,10 @@
-"""Banks of known hashes, their index, and matching against them."""
+"""Banks of known hashes: their entries, labels and imports.
+
+The index over them, and matching, are in :mod:`bastion.matching`.
+"""
 
 from bastion.banks.bank import Bank, BankError, BankKind, BankNotFound, Banks
 from bastion.banks.importer import ImportReport, import_records
-from bastion.banks.index import Index
-from bastion.banks.match import Match, MatchOutcome, match, match_outcome, match_signals
 
 __all__ = [
     "Bank",
@@ -12,11 +13,5 @@ __all__ = [
     "BankNotFound",
     "Banks",
     "ImportReport",
-    "Index",
-    "Match",
-    "MatchOutcome",
     "import_records",
-    "match",
-    "match_outcome",
-    "match_signals",
 ]

@@ -29,12 +29,12 @@ from bastion.cli.common import (
     video_options,
 )
 from bastion.cli.outcome import exit_for
+from bastion.cli.output import HashRow, OutputFormat, RowWriter
+from bastion.cli.progress import progress_bar
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.hashing import hash_file
 from bastion.media.video import VideoOptions
-from bastion.output import HashRow, OutputFormat, RowWriter
-from bastion.progress import progress_bar
 from bastion.scan.walk import WalkProblem, iter_files
 
 app = typer.Typer(

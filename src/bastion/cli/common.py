@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from bastion.banks.bank import BankError
-from bastion.banks.index import Index
+from bastion.cli.output import OutputFormat
 from bastion.config import ConfigError, Settings
 from bastion.formats.records import FormatError
+from bastion.matching.index import Index
 from bastion.media.video import VideoOptions
-from bastion.output import OutputFormat
 from bastion.signals.types import InvalidSignal
 from bastion.store import Store, StoreError
 

@@ -17,12 +17,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bastion.banks import Banks, Index
+from bastion.banks import Banks
 from bastion.banks.entries import add_signals
 from bastion.cli.app import app
 from bastion.cli.common import load_settings, stderr
 from bastion.cli.scan import bank_versions, print_summary
 from bastion.hashing import hash_file
+from bastion.matching import Index
 from bastion.scan.engine import ScanPlan, local_engine, run_scan
 from bastion.scan.results import iter_rows
 from bastion.scan.sources import SourceOptions

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from bastion.banks import match_signals
 from bastion.cli.app import app
 from bastion.cli.common import (
     IncludePromptsOption,
@@ -23,6 +22,7 @@ from bastion.cli.common import (
 )
 from bastion.config import Settings
 from bastion.fingerprint import Signal
+from bastion.matching import match_signals
 from bastion.media.sniff import sniff
 from bastion.provenance import Assessment, InspectOptions, inspect_bytes
 from bastion.provenance.detector import DetectorError, OnnxDetector

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from bastion.banks import match_outcome, match_signals
-from bastion.banks.match import MatchOutcome, VideoRule
 from bastion.cli.app import Unchecked, app, iter_hash_rows
 from bastion.cli.common import (
     EveryFrameOption,
@@ -28,8 +26,10 @@ from bastion.cli.common import (
     video_options,
 )
 from bastion.cli.outcome import require_blocklist
+from bastion.cli.output import HashRow, OutputFormat, RowWriter
 from bastion.fingerprint import Fingerprint
-from bastion.output import HashRow, OutputFormat, RowWriter
+from bastion.matching import match_outcome, match_signals
+from bastion.matching.match import MatchOutcome, VideoRule
 from bastion.signals.types import parse_signal
 from bastion.signals.vpdq import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT
 

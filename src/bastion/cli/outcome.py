@@ -25,9 +25,9 @@ from enum import IntEnum
 import typer
 
 from bastion.banks.bank import BankKind
-from bastion.banks.index import Index
 from bastion.cli.common import fail
 from bastion.config import Settings
+from bastion.matching.index import Index
 
 
 class ExitCode(IntEnum):

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from bastion.banks import Banks, Index
+from bastion.banks import Banks
 from bastion.cli.app import app
 from bastion.cli.common import (
     EveryFrameOption,
@@ -31,7 +31,8 @@ from bastion.cli.common import (
     video_options,
 )
 from bastion.cli.outcome import exit_for, require_blocklist
-from bastion.progress import RateColumn
+from bastion.cli.progress import RateColumn
+from bastion.matching import Index
 from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
 from bastion.scan.results import committed_rows
 from bastion.scan.sources import SourceKind, SourceOptions, count_items

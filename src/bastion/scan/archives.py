@@ -28,7 +28,7 @@ from typing import IO, Any, cast
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.media.sniff import sniff
-from bastion.scan.items import ScanItem
+from bastion.pipeline import ScanItem
 
 ARCHIVE_MIMES = {
     "application/zip",

@@ -27,8 +27,8 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from bastion import __version__
-from bastion.banks.index import Index
 from bastion.config import Settings
+from bastion.matching.index import Index
 from bastion.media.video import VideoOptions
 from bastion.pipeline import scan_item
 from bastion.provenance import InspectOptions

@@ -26,7 +26,7 @@ from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.hashing import default_settings
 from bastion.media.errors import FileTooLarge
-from bastion.scan.items import ScanItem
+from bastion.pipeline import ScanItem
 from bastion.scan.parquet_pages import PageHeaderError, column_pages
 
 BATCH_ROWS = 256

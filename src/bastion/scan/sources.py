@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
+from bastion.pipeline import ScanItem
 from bastion.scan.archives import is_archive, iter_archive
-from bastion.scan.items import ScanItem
 from bastion.scan.parquet import (
     count_rows,
     iter_parquet,

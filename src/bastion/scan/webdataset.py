@@ -29,8 +29,8 @@ from typing import IO
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.media.sniff import SNIFF_BYTES, MediaKind, sniff
+from bastion.pipeline import ScanItem
 from bastion.scan.archives import unreadable_member
-from bastion.scan.items import ScanItem
 
 #: Extensions of images: a member so named must decode as one.
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")

@@ -19,8 +19,8 @@ from bastion import audit
 from bastion.accounts import Permission, Principal, Role
 from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD, Bank, BankKind, Banks
 from bastion.banks.entries import add_signals, export_entries, withdraw_signals
-from bastion.banks.match import MatchOutcome, match_signals
 from bastion.fingerprint import Signal
+from bastion.matching.match import MatchOutcome, match_signals
 from bastion.pipeline import Verdict
 from bastion.review.items import DISPUTES, Decision, Media, Reveal
 from bastion.review.render import render_item

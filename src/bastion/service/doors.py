@@ -11,12 +11,11 @@ from __future__ import annotations
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from bastion.banks.match import MatchOutcome, match_outcome
 from bastion.fingerprint import Fingerprint
 from bastion.hashing import hash_bytes
-from bastion.pipeline import ScanResult, scan_item
+from bastion.matching.match import MatchOutcome, match_outcome
+from bastion.pipeline import ScanItem, ScanResult, scan_item
 from bastion.provenance import InspectOptions
-from bastion.scan.items import ScanItem
 from bastion.service.errors import ApiError
 from bastion.service.fetch import Fetcher
 from bastion.service.state import ServiceState

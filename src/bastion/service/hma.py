@@ -28,8 +28,8 @@ from starlette.concurrency import run_in_threadpool
 from bastion.accounts import Principal
 from bastion.banks.bank import Bank, BankKind, BankNotFound, Banks
 from bastion.banks.entries import add_signals, content_entries, first_entry_id, withdraw_signals
-from bastion.banks.match import match_signals
 from bastion.fingerprint import Fingerprint, Signal
+from bastion.matching.match import match_signals
 from bastion.service import doors
 from bastion.service.errors import ApiError
 from bastion.service.params import RowId

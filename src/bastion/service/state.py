@@ -14,8 +14,8 @@ import threading
 import time
 
 from bastion.accounts import Accounts
-from bastion.banks.index import Index
 from bastion.config import Settings
+from bastion.matching.index import Index
 from bastion.review.queue import ReviewQueue
 from bastion.service.limits import LoginThrottle, RateLimiter
 from bastion.store import Store

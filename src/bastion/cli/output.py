@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bastion.banks.match import Match
 from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.formats.te import format_signals
+from bastion.matching.match import Match
 from bastion.signals.pdq import DIHEDRAL_NAMES
 from bastion.signals.vpdq import to_meta_text
 

@@ -24,10 +24,10 @@ import numpy as np
 from sqlalchemy import Executable, func, select
 
 from bastion.banks.bank import Bank, BankKind, BankNotFound, load_label_sets
-from bastion.banks.segment import EntryRow, Hit, Segment, exact_key
 from bastion.banks.stored import read_value
 from bastion.config import Settings
 from bastion.fingerprint import Signal
+from bastion.matching.segment import EntryRow, Hit, Segment, exact_key
 from bastion.signals.types import SignalKind, signal_type
 from bastion.store import Store
 from bastion.store.models import Bank as BankRow
@@ -76,7 +76,7 @@ def _changes(store: Store, after: int) -> Iterator[tuple[EntryRow, bool]]:
 
 
 class Index:
-    """Searches every bank of a store; see :func:`bastion.banks.match.match`."""
+    """Searches every bank of a store; see :func:`bastion.matching.match.match`."""
 
     def __init__(self, store: Store, snapshot_root: Path, snapshot: Path) -> None:
         self.store: Store | None = store

@@ -22,8 +22,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from bastion.banks.pdq_mih import PdqMultiIndex, codes_from_bytes, codes_from_hex, load_mapped
 from bastion.fingerprint import Signal
+from bastion.matching.pdq_mih import PdqMultiIndex, codes_from_bytes, codes_from_hex, load_mapped
 from bastion.signals.types import SIGNAL_TYPES, SignalKind, signal_type
 from bastion.signals.vpdq import matchable, parse_vpdq
 

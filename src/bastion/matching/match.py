@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bastion.banks.bank import BankKind
-from bastion.banks.index import Index
-from bastion.banks.segment import Hit
 from bastion.fingerprint import Fingerprint, Signal
+from bastion.matching.index import Index
+from bastion.matching.segment import Hit
 from bastion.signals.types import SignalKind, normalize_signal, signal_type
 from bastion.signals.vpdq import (
     COMPARED_MATCH_PERCENT,
