@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import stat
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from bastion.matching.index import Index
 from bastion.matching.match import Match, match_outcome, match_signals
 from bastion.media.video import VideoOptions
 from bastion.provenance import Assessment, InspectOptions, inspect_bytes
+from bastion.provenance.evidence import Origin
 from bastion.provenance.models import model_signals
 
 #: Files up to this size are read into memory once, for hashing and for
@@ -66,13 +68,15 @@ class ScanItem:
         return f"{self.container}#{self.key}"
 
 
-class Status:
+class Status(StrEnum):
+    """Whether an item was hashed, could not be, or was deliberately not."""
+
     HASHED = "hashed"
     ERROR = "error"
     SKIPPED = "skipped"
 
 
-class Verdict:
+class Verdict(StrEnum):
     """What an item is, in one word, for whoever acts on it first."""
 
     KNOWN = "known"  #: matched a blocklist entry
@@ -88,7 +92,7 @@ class Verdict:
 class ScanResult:
     item_id: str
     source: str
-    status: str
+    status: Status
     fingerprint: Fingerprint | None = None
     matches: tuple[Match, ...] = ()
     error: ItemError | None = None
@@ -99,16 +103,17 @@ class ScanResult:
     suppressed: tuple[Match, ...] = ()
 
     @property
-    def verdict(self) -> str:
-        if self.status == Status.SKIPPED:
+    def verdict(self) -> Verdict:
+        if self.status is Status.SKIPPED:
             return Verdict.SKIPPED
         if self.matches:
             return Verdict.KNOWN
-        level = self.provenance.level if self.provenance else ""
-        for origin in (Verdict.AI_GENERATED, Verdict.AI_EDITED):
-            if level.startswith(origin):
-                return origin
-        return Verdict.ERROR if self.status == Status.ERROR else Verdict.UNKNOWN
+        origin = self.provenance.origin if self.provenance else None
+        if origin is Origin.AI_GENERATED:
+            return Verdict.AI_GENERATED
+        if origin is Origin.AI_EDITED:
+            return Verdict.AI_EDITED
+        return Verdict.ERROR if self.status is Status.ERROR else Verdict.UNKNOWN
 
     def to_row(self) -> dict[str, Any]:
         """The flat row written to results.parquet / results.jsonl."""
@@ -117,7 +122,7 @@ class ScanResult:
         return {
             "item_id": self.item_id,
             "source": self.source,
-            "status": self.status,
+            "status": str(self.status),
             "size": fp.size if fp else None,
             "media_type": fp.media_type if fp else None,
             "width": fp.width if fp else None,
@@ -140,7 +145,7 @@ class ScanResult:
             "provenance_evidence": json.dumps(
                 [e.to_dict() for e in self.provenance.evidence] if self.provenance else []
             ),
-            "verdict": self.verdict,
+            "verdict": str(self.verdict),
             "error_code": self.error.code if self.error else self.skip_reason,
             "error": self.error.message if self.error else None,
         }

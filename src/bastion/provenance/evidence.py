@@ -59,13 +59,23 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
+    """One file's provenance: ``level`` is the words people read; ``origin``
+    and ``strength`` are the same finding typed, for code that acts on it."""
+
     level: str
     summary: str
     evidence: tuple[Evidence, ...] = ()
+    #: The origin the strongest evidence names; None when none names one.
+    origin: Origin | None = None
+    #: How strong the evidence behind ``origin`` is (or INVALID for a broken
+    #: signature); None when there is no claim at all.
+    strength: Strength | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "level": self.level,
+            "origin": str(self.origin) if self.origin else None,
+            "strength": str(self.strength) if self.strength else None,
             "summary": self.summary,
             "evidence": [item.to_dict() for item in self.evidence],
         }
@@ -93,13 +103,13 @@ def assess(evidence: list[Evidence]) -> Assessment:
     found = tuple(evidence)
     invalid = [e for e in found if e.strength is Strength.INVALID]
     if invalid:
-        return Assessment(MANIFEST_INVALID, invalid[0].summary, found)
+        return Assessment(MANIFEST_INVALID, invalid[0].summary, found, strength=Strength.INVALID)
     for strength in _RANKED:
         for origin in _PRECEDENCE:
             backing = [e for e in found if e.strength is strength and e.origin is origin]
             if backing:
                 summary = "; ".join(e.summary for e in backing)
-                return Assessment(f"{origin} — {strength}", summary, found)
+                return Assessment(f"{origin} — {strength}", summary, found, origin, strength)
     signed = [e for e in found if e.strength in _SIGNED]
     if signed:
         return Assessment(SIGNED_NO_ORIGIN, "; ".join(e.summary for e in signed), found)
