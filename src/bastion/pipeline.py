@@ -19,7 +19,7 @@ from bastion.config import Settings
 from bastion.fingerprint import Fingerprint, ItemError
 from bastion.hashing import hash_bytes, hash_file
 from bastion.matching.index import Index
-from bastion.matching.match import Match, match_outcome, match_signals
+from bastion.matching.match import Match, MatchOutcome, VideoRule, match_outcome, match_signals
 from bastion.media.video import VideoOptions
 from bastion.provenance import Assessment, InspectOptions, inspect_bytes
 from bastion.provenance.evidence import Origin
@@ -88,6 +88,23 @@ class Verdict(StrEnum):
     SKIPPED = "skipped"
 
 
+#: Verdicts, most urgent first: what a person must look at before the rest.
+_URGENCY = (
+    Verdict.KNOWN,
+    Verdict.AI_GENERATED,
+    Verdict.AI_EDITED,
+    Verdict.ERROR,
+    Verdict.SKIPPED,
+    Verdict.UNKNOWN,
+)
+
+
+def most_urgent(verdicts: list[Verdict]) -> Verdict:
+    """The verdict of several items together (an archive's members): the most
+    urgent of theirs, so one known member makes the archive known."""
+    return min(verdicts, key=_URGENCY.index, default=Verdict.UNKNOWN)
+
+
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     item_id: str
@@ -101,6 +118,8 @@ class ScanResult:
     #: Blocklist matches an allowlist entry suppressed: not matches, but the
     #: item was not checked against those entries either.
     suppressed: tuple[Match, ...] = ()
+    #: The allowlist entries that did the suppressing.
+    allowlisted: tuple[Match, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -160,12 +179,18 @@ def scan_item(
     provenance: InspectOptions | None = None,
     video: VideoOptions | None = None,
     dihedral: bool = False,
+    video_rule: VideoRule | None = None,
 ) -> ScanResult:
     """Hash, match and assess one item; never raises for a bad item.
 
+    Each stage is an option here, so no door re-implements one:
     ``provenance`` None skips the provenance readers (``bastion scan
-    --no-provenance``); ``video`` says which frames of a video are hashed;
-    ``dihedral`` matches rotated and flipped copies too.
+    --no-provenance``), and with them the models the metadata names;
+    ``video`` says which frames of a video are hashed; ``dihedral`` matches
+    rotated and flipped copies too; ``video_rule`` says when a video matches
+    a banked one; ``include_low_quality`` matches a PDQ below the quality
+    threshold.  Allowlists always apply.  Archives are opened before this,
+    by :func:`bastion.scan.archives.expand`, into one item per member.
     """
     if item.skipped is not None:
         return ScanResult(item.item_id, item.source, Status.SKIPPED, skip_reason=item.skipped)
@@ -189,8 +214,8 @@ def scan_item(
         problem = ItemError("not-an-image", f"expected an image, found {fingerprint.media_type}")
         fingerprint = replace(fingerprint, error=problem)
     try:
-        assessment, matches, suppressed = _assess_and_match(
-            data, fingerprint, index, settings, include_low_quality, provenance
+        assessment, outcome = _assess_and_match(
+            data, fingerprint, index, settings, include_low_quality, provenance, video_rule
         )
     except Exception as exc:  # noqa: BLE001 - the digests are kept, the row says what failed
         problem = ItemError.internal(exc)
@@ -209,10 +234,11 @@ def scan_item(
         item.source,
         status,
         fingerprint,
-        matches,
+        outcome.matches,
         error=fingerprint.error,
         provenance=assessment,
-        suppressed=suppressed,
+        suppressed=outcome.suppressed,
+        allowlisted=outcome.allowlisted,
     )
 
 
@@ -223,23 +249,32 @@ def _assess_and_match(
     settings: Settings,
     include_low_quality: bool,
     provenance: InspectOptions | None,
-) -> tuple[Assessment | None, tuple[Match, ...], tuple[Match, ...]]:
-    """The item's provenance (when asked for), its matches in the banks and the
-    matches allowlists suppressed."""
+    video_rule: VideoRule | None,
+) -> tuple[Assessment | None, MatchOutcome]:
+    """The item's provenance (when asked for), and its matches in the banks:
+    its own signals', then those of the models its metadata names by hash."""
     assessment = None
     if provenance is not None:
         assessment = _assess(data, fingerprint.media_type, settings, provenance)
-    matches: tuple[Match, ...] = ()
-    suppressed: tuple[Match, ...] = ()
-    if index is not None:
-        outcome = match_outcome(fingerprint, index, include_low_quality=include_low_quality)
-        matches, suppressed = outcome.matches, outcome.suppressed
-        if assessment is not None and (named := model_signals(list(assessment.evidence))):
-            # Models the metadata names by hash, matched against model banks.
-            known = {m.entry_id for m in matches}
-            found = match_signals(named, index).matches
-            matches += tuple(m for m in found if m.entry_id not in known)
-    return assessment, matches, suppressed
+    if index is None:
+        return assessment, MatchOutcome()
+    outcome = match_outcome(
+        fingerprint, index, include_low_quality=include_low_quality, video_rule=video_rule
+    )
+    if assessment is not None and (named := model_signals(list(assessment.evidence))):
+        models = match_signals(named, index)
+        outcome = MatchOutcome(
+            _new(outcome.matches, models.matches),
+            _new(outcome.suppressed, models.suppressed),
+            _new(outcome.allowlisted, models.allowlisted),
+        )
+    return assessment, outcome
+
+
+def _new(found: tuple[Match, ...], more: tuple[Match, ...]) -> tuple[Match, ...]:
+    """``found`` and the matches of ``more`` to entries not already in it."""
+    known = {m.entry_id for m in found}
+    return found + tuple(m for m in more if m.entry_id not in known)
 
 
 def _in_memory(item: ScanItem, settings: Settings) -> bytes | None:

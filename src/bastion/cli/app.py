@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,9 +32,9 @@ from bastion.cli.outcome import exit_for
 from bastion.cli.output import HashRow, OutputFormat, RowWriter
 from bastion.cli.progress import progress_bar
 from bastion.config import Settings
-from bastion.fingerprint import ItemError
-from bastion.hashing import hash_file
-from bastion.media.video import VideoOptions
+from bastion.matching import Index
+from bastion.pipeline import ScanItem, ScanResult, scan_item
+from bastion.scan.archives import expand
 from bastion.scan.walk import WalkProblem, iter_files
 
 app = typer.Typer(
@@ -64,23 +64,28 @@ def main(
     """Bastion: hash, match and triage media against known-abuse hash lists."""
 
 
-def iter_hash_rows(
-    paths: list[Path], settings: Settings, *, dihedral: bool, video: VideoOptions
-) -> Iterator[HashRow]:
-    """One row per file under ``paths`` (or per path that yields none), with progress."""
-    items = list(iter_files(paths))
+def iter_results(
+    paths: list[Path],
+    settings: Settings,
+    *,
+    index: Index | None = None,
+    open_archives: bool = False,
+    **stages: Any,
+) -> Iterator[ScanResult]:
+    """The pipeline's result for every file under ``paths`` (or per path that
+    yields none), with progress; ``open_archives`` gives one per archive
+    member instead, as ``bastion scan`` does.  ``stages`` are
+    :func:`scan_item`'s options."""
+    found = list(iter_files(paths))
     with progress_bar(stderr) as progress:
-        task = progress.add_task("hashing", total=len(items))
-        for item in items:
-            if isinstance(item, WalkProblem):
-                yield HashRow(str(item.path), error=item.error)
+        task = progress.add_task("hashing", total=len(found))
+        for entry in found:
+            if isinstance(entry, WalkProblem):
+                item = ScanItem(str(entry.path), str(entry.path), error=entry.error)
             else:
-                try:
-                    fingerprint = hash_file(item, settings=settings, dihedral=dihedral, video=video)
-                    yield HashRow(str(item), fingerprint)
-                except OSError as exc:
-                    problem = ItemError("unreadable", exc.strerror or str(exc))
-                    yield HashRow(str(item), error=problem)
+                item = ScanItem(str(entry), str(entry), path=entry)
+            for each in expand(item, settings) if open_archives else (item,):
+                yield scan_item(each, index, settings, **stages)
             progress.advance(task)
 
 
@@ -148,7 +153,8 @@ def hash_command(
     unchecked = Unchecked()
     with output_stream(output) as out:
         writer = RowWriter(output_format, out, dihedral=dihedral, several=several)
-        for row in iter_hash_rows(paths, settings, dihedral=dihedral, video=video):
+        for result in iter_results(paths, settings, dihedral=dihedral, video=video):
+            row = HashRow.of(result)
             writer.write(row)
             unchecked.add(row)
         writer.close()

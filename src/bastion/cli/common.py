@@ -161,6 +161,24 @@ PruneOption = Annotated[
         help="Drop video frames within BITS of the previous hashed frame (still scenes).",
     ),
 ]
+VideoQueryPercentOption = Annotated[
+    float,
+    typer.Option(
+        "--video-query-percent",
+        min=0.0,
+        max=100.0,
+        help="Share of a video's frames that must match a banked video (Meta: 80).",
+    ),
+]
+VideoEntryPercentOption = Annotated[
+    float,
+    typer.Option(
+        "--video-entry-percent",
+        min=0.0,
+        max=100.0,
+        help="Share of the banked video's frames that must be found (Meta: 0).",
+    ),
+]
 
 
 def video_options(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bastion.cli.app import Unchecked, app, iter_hash_rows
+from bastion.cli.app import Unchecked, app, iter_results
 from bastion.cli.common import (
     EveryFrameOption,
     FrameIntervalOption,
@@ -15,6 +15,8 @@ from bastion.cli.common import (
     OutputFormatOption,
     OutputOption,
     PruneOption,
+    VideoEntryPercentOption,
+    VideoQueryPercentOption,
     fail,
     load_settings,
     open_index,
@@ -28,8 +30,9 @@ from bastion.cli.common import (
 from bastion.cli.outcome import require_blocklist
 from bastion.cli.output import HashRow, OutputFormat, RowWriter
 from bastion.fingerprint import Fingerprint
-from bastion.matching import match_outcome, match_signals
-from bastion.matching.match import MatchOutcome, VideoRule
+from bastion.matching import match_signals
+from bastion.matching.match import VideoRule
+from bastion.provenance import InspectOptions
 from bastion.signals.types import parse_signal
 from bastion.signals.vpdq import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT
 
@@ -64,29 +67,22 @@ def match_command(
     every_frame: EveryFrameOption = False,
     keyframes: KeyframesOption = False,
     prune: PruneOption = None,
-    query_percent: Annotated[
-        float,
+    query_percent: VideoQueryPercentOption = QUERY_MATCH_PERCENT,
+    provenance: Annotated[
+        bool,
         typer.Option(
-            "--video-query-percent",
-            min=0.0,
-            max=100.0,
-            help="Share of a video's frames that must match a banked video (Meta: 80).",
+            help="Read provenance, and match the models an image's metadata names by hash.",
         ),
-    ] = QUERY_MATCH_PERCENT,
-    entry_percent: Annotated[
-        float,
-        typer.Option(
-            "--video-entry-percent",
-            min=0.0,
-            max=100.0,
-            help="Share of the banked video's frames that must be found (Meta: 0).",
-        ),
-    ] = COMPARED_MATCH_PERCENT,
+    ] = True,
+    entry_percent: VideoEntryPercentOption = COMPARED_MATCH_PERCENT,
 ) -> None:
     """Match files or hashes against all banks.
 
-    Every match names the bank, the entry id, the signal type, the distance
-    (0 for exact signals) and the entry's labels.  A video matches a banked
+    Files go through the same pipeline as ``bastion scan``: archives are
+    opened and each member is matched, and the models an image's metadata
+    names by hash are matched against model banks.  Every match names the
+    bank, the entry id, the signal type, the distance (0 for exact signals)
+    and the entry's labels.  A video matches a banked
     video by Meta's vPDQ rule and is reported with the share of frames and
     the time ranges that matched; a banked image seen in a video frame is
     reported with the times it appears.  Matches that an allowlist
@@ -117,27 +113,31 @@ def match_command(
     with output_stream(output) as out:
         writer = RowWriter(output_format, out, dihedral=dihedral, matches=True)
 
-        def emit(row: HashRow, outcome: MatchOutcome) -> None:
+        def emit(row: HashRow, suppressed_here: int) -> None:
             nonlocal suppressed, matched
-            writer.write(HashRow(row.path, row.fingerprint, row.error, outcome.matches))
-            unchecked.add(
-                row, low_quality_matched=include_low_quality, suppressed=len(outcome.suppressed)
-            )
-            suppressed += len(outcome.suppressed)
-            matched += bool(outcome.matches)
+            writer.write(row)
+            unchecked.add(row, low_quality_matched=include_low_quality, suppressed=suppressed_here)
+            suppressed += suppressed_here
+            matched += bool(row.matches)
 
         for signal in signals:
-            fingerprint = Fingerprint("hash", 0, (signal,))
             outcome = match_signals([signal], index, video_rule=rule)
-            emit(HashRow(str(signal)[:100], fingerprint), outcome)
-        for row in iter_hash_rows(paths or [], settings, dihedral=dihedral, video=video):
-            if row.fingerprint is None:
-                emit(row, MatchOutcome())
-            else:
-                outcome = match_outcome(
-                    row.fingerprint, index, include_low_quality=include_low_quality, video_rule=rule
-                )
-                emit(row, outcome)
+            fingerprint = Fingerprint("hash", 0, (signal,))
+            row = HashRow(str(signal)[:100], fingerprint, matches=outcome.matches)
+            emit(row, len(outcome.suppressed))
+        results = iter_results(
+            paths or [],
+            settings,
+            index=index,
+            open_archives=True,
+            provenance=InspectOptions() if provenance else None,
+            include_low_quality=include_low_quality,
+            dihedral=dihedral,
+            video=video,
+            video_rule=rule,
+        )
+        for result in results:
+            emit(HashRow.of(result, matches=True), len(result.suppressed))
         writer.close()
     stderr.print(f"{matched} inputs matched", highlight=False)
     if suppressed:

@@ -22,6 +22,7 @@ from rich.text import Text
 from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.formats.te import format_signals
 from bastion.matching.match import Match
+from bastion.pipeline import ScanResult
 from bastion.signals.pdq import DIHEDRAL_NAMES
 from bastion.signals.vpdq import to_meta_text
 
@@ -44,15 +45,33 @@ class HashRow:
     error: ItemError | None = None
     #: Bank matches, when the row comes from ``bastion match``.
     matches: tuple[Match, ...] | None = None
+    #: Why the item was deliberately not hashed (an archive member that is
+    #: a link, a nested archive too deep): the reason is its error code.
+    skipped: str | None = None
+
+    @classmethod
+    def of(cls, result: ScanResult, *, matches: bool = False) -> HashRow:
+        """The row of one pipeline result (``matches``: the row shows them)."""
+        return cls(
+            result.item_id,
+            result.fingerprint,
+            result.error,
+            result.matches if matches else None,
+            result.skip_reason,
+        )
 
     @property
     def problem(self) -> ItemError | None:
         if self.error is not None:
             return self.error
+        if self.skipped is not None:
+            return ItemError(self.skipped, "not hashed: skipped")
         return self.fingerprint.error if self.fingerprint else None
 
     @property
     def status(self) -> str:
+        if self.skipped is not None:
+            return "skipped"
         return "error" if self.problem else "ok"
 
     def to_dict(self) -> dict[str, Any]:

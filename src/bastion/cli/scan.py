@@ -21,6 +21,8 @@ from bastion.cli.common import (
     IncludePromptsOption,
     KeyframesOption,
     PruneOption,
+    VideoEntryPercentOption,
+    VideoQueryPercentOption,
     WatermarksOption,
     load_settings,
     open_index,
@@ -33,9 +35,11 @@ from bastion.cli.common import (
 from bastion.cli.outcome import exit_for, require_blocklist
 from bastion.cli.progress import RateColumn
 from bastion.matching import Index
+from bastion.matching.match import VideoRule
 from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
 from bastion.scan.results import committed_rows
 from bastion.scan.sources import SourceKind, SourceOptions, count_items
+from bastion.signals.vpdq import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT
 
 #: The shell's status for a run stopped by Ctrl-C (128 + SIGINT).
 INTERRUPTED = 130
@@ -119,6 +123,8 @@ def scan_command(
     every_frame: EveryFrameOption = False,
     keyframes: KeyframesOption = False,
     prune: PruneOption = None,
+    query_percent: VideoQueryPercentOption = QUERY_MATCH_PERCENT,
+    entry_percent: VideoEntryPercentOption = COMPARED_MATCH_PERCENT,
 ) -> None:
     """Hash and match every item of the SOURCEs; write results, summary and removal list.
 
@@ -147,6 +153,7 @@ def scan_command(
             watermarks=watermarks,
             include_prompts=include_prompts,
             video=video_options(frame_interval, every_frame, keyframes, prune),
+            video_rule=VideoRule(query_percent, entry_percent),
         )
     output_folder(out)
     total = count_items(sources, options)

@@ -155,6 +155,35 @@ def iter_archive(
         yield ScanItem(f"{archive_id}!", source, error=ItemError.internal(exc))
 
 
+def expand(item: ScanItem, settings: Settings) -> Iterator[ScanItem]:
+    """The item itself or, when it is an archive and archives are opened
+    (``max_archive_depth`` > 0), one item per member.
+
+    Every door that takes files - ``bastion scan``, ``bastion match``,
+    ``/v1/scan``, ``/v1/match/upload`` - opens archives here, so a zip gets
+    the same member rows through each.  An item that cannot be read is given
+    back as it is: hashing reports it with the OS's own reason.
+    """
+    if item.error is not None or item.skipped is not None or settings.max_archive_depth == 0:
+        yield item
+        return
+    try:
+        with _open(item) as stream:
+            if not is_archive(stream.read(512)):
+                yield item
+                return
+            stream.seek(0)
+            yield from iter_archive(stream, item.item_id, item.source, settings)
+    except OSError:
+        yield item
+
+
+def _open(item: ScanItem) -> IO[bytes]:
+    if item.path is not None:
+        return item.path.open("rb")
+    return io.BytesIO(item.data or b"")
+
+
 @dataclass
 class _ArchiveWalk:
     """One top-level archive and everything nested in it: shared limits and names."""

@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 from bastion import __version__
 from bastion.config import Settings
 from bastion.matching.index import Index
+from bastion.matching.match import VideoRule
 from bastion.media.video import VideoOptions
 from bastion.pipeline import scan_item
 from bastion.provenance import InspectOptions
@@ -70,6 +71,8 @@ class ScanPlan:
     include_prompts: bool = False
     #: Which frames of each video are hashed.
     video: VideoOptions = field(default_factory=VideoOptions)
+    #: When a video matches a banked video.
+    video_rule: VideoRule = field(default_factory=VideoRule)
 
     def inspect_options(self) -> InspectOptions | None:
         if not self.provenance:
@@ -115,6 +118,7 @@ def scan_unit(number: int, unit: Unit, context: ScanContext, progress: Progress)
             provenance=provenance,
             video=plan.video,
             dihedral=plan.dihedral,
+            video_rule=plan.video_rule,
         )
         row = result.to_row()
         row.update(sample_id=item.sample_id, container=item.container, position=item.position)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from bastion.config import Settings
 from bastion.fingerprint import ItemError
 from bastion.pipeline import ScanItem
-from bastion.scan.archives import is_archive, iter_archive
+from bastion.scan.archives import expand
 from bastion.scan.parquet import (
     count_rows,
     iter_parquet,
@@ -239,17 +239,7 @@ def iter_items(
 
 
 def _file_or_archive(path: Path, source: str, settings: Settings) -> Iterator[ScanItem]:
-    try:
-        with path.open("rb") as stream:
-            head = stream.read(512)
-            if not is_archive(head) or settings.max_archive_depth == 0:
-                yield ScanItem(str(path), source, path=path)
-                return
-            stream.seek(0)
-            yield from iter_archive(stream, str(path), source, settings)
-    except OSError:
-        # Unreadable: the hashing step reports it with the OS's own reason.
-        yield ScanItem(str(path), source, path=path)
+    return expand(ScanItem(str(path), source, path=path), settings)
 
 
 def count_items(sources: list[str], options: SourceOptions) -> int | None:

@@ -2,8 +2,9 @@
 
 Every route that takes media - ours and the HMA-compatible ones - comes
 through here, and from here into the same functions the CLI calls
-(``hash_bytes``, ``scan_item``, ``match_outcome``), so an upload gets the
-answer ``bastion scan`` would give for the same file.
+(:func:`bastion.scan.archives.expand`, :func:`bastion.pipeline.scan_item`),
+so an upload gets the answer ``bastion scan`` would give for the same file:
+an archive's members each get their own result.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from bastion.fingerprint import Fingerprint
-from bastion.hashing import hash_bytes
-from bastion.matching.match import MatchOutcome, match_outcome
-from bastion.pipeline import ScanItem, ScanResult, scan_item
+from bastion.fingerprint import Fingerprint, ItemError
+from bastion.pipeline import ScanItem, ScanResult, Status, scan_item
 from bastion.provenance import InspectOptions
+from bastion.scan.archives import expand
 from bastion.service.errors import ApiError
 from bastion.service.fetch import Fetcher
 from bastion.service.state import ServiceState
@@ -30,10 +30,19 @@ def read_upload(upload: UploadFile) -> tuple[bytes, str | None]:
 
 def fingerprint(state: ServiceState, data: bytes, name: str | None) -> Fingerprint:
     """Hashes of an upload; 422 with the reason when it is not usable media."""
-    found = hash_bytes(data, name=name, settings=state.settings)
-    if found.error is not None:
-        raise ApiError(422, f"{found.error.code}: {found.error.message}")
-    return found
+    result = scan_item(_item(data, name), None, state.settings)
+    if result.error is not None or result.fingerprint is None:
+        raise _unusable(result)
+    return result.fingerprint
+
+
+def _item(data: bytes, name: str | None) -> ScanItem:
+    return ScanItem(item_id=name or "upload", source="upload", data=data, name=name)
+
+
+def _unusable(result: ScanResult) -> ApiError:
+    problem = result.error or ItemError("not-hashed", result.skip_reason or "not hashed")
+    return ApiError(422, f"{problem.code}: {problem.message}")
 
 
 def _upload_fingerprint(state: ServiceState, upload: UploadFile) -> Fingerprint:
@@ -56,20 +65,28 @@ async def media_fingerprint(
     raise ApiError(400, "send a file (multipart/form-data) or a url")
 
 
-def match_upload(
-    state: ServiceState, data: bytes, name: str | None
-) -> tuple[Fingerprint, MatchOutcome]:
-    found = fingerprint(state, data, name)
-    return found, match_outcome(found, state.index)
-
-
 def scan_upload(
-    state: ServiceState, data: bytes, name: str | None, *, provenance: bool
-) -> ScanResult:
-    """What ``bastion scan`` says of this file: hashes, matches, provenance, verdict."""
-    item = ScanItem(item_id=name or "upload", source="upload", data=data, name=name)
+    state: ServiceState,
+    data: bytes,
+    name: str | None,
+    *,
+    provenance: bool = True,
+    dihedral: bool = False,
+) -> list[tuple[ScanItem, ScanResult]]:
+    """What ``bastion scan`` says of this file - hashes, matches, provenance,
+    verdict - or of each member when it is an archive.
+
+    A single file that is not usable media is a 422 (there is nothing else
+    to say of it), unless its digests matched; an archive's broken members
+    are rows of their own, as in a scan.
+    """
     options = InspectOptions() if provenance else None
-    result = scan_item(item, state.index, state.settings, provenance=options)
-    if result.error is not None and not result.matches:
-        raise ApiError(422, f"{result.error.code}: {result.error.message}")
-    return result
+    scanned = [
+        (item, scan_item(item, state.index, state.settings, provenance=options, dihedral=dihedral))
+        for item in expand(_item(data, name), state.settings)
+    ]
+    if len(scanned) == 1:
+        only = scanned[0][1]
+        if only.status is not Status.HASHED and not only.matches:
+            raise _unusable(only)
+    return scanned
