@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -299,3 +300,29 @@ def test_every_door_says_what_scan_says(
     assert said.matches == reference.matches or (said.error and reference.error), door
     assert said.suppressed == reference.suppressed
     assert said.error == reference.error
+
+
+def test_match_says_which_archive_members_it_skipped(tmp_path: Path) -> None:
+    """A member `bastion scan` skips is a skipped row in `bastion match` too, and
+    the run exits 1: it was not checked."""
+
+    bundle = tmp_path / "bundle.tar"
+    with tarfile.open(bundle, "w") as archive:
+        image = encode(photo_like(64, 48, seed=5))
+        info = tarfile.TarInfo("photo.jpg")
+        info.size = len(image)
+        archive.addfile(info, io.BytesIO(image))
+        link = tarfile.TarInfo("link.jpg")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "photo.jpg"
+        archive.addfile(link)
+    env = {"BASTION_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(
+        app, ["match", "--no-banks", "--format", "jsonl", str(bundle)], env=env
+    )
+    assert result.exit_code == 1, result.output
+    rows = {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows["bundle.tar!photo.jpg"]["status"] == "ok"
+    assert rows["bundle.tar!link.jpg"]["status"] == "skipped"
+    assert rows["bundle.tar!link.jpg"]["error_code"]
+    assert "1 of 2 inputs not checked fully" in result.stderr
