@@ -16,9 +16,10 @@ queue it builds):
 
 The floor is the same work done by calling the library in one process
 (``index.lookup`` and ``scan_item``), one request at a time.  The cost of
-the HTTP layer at light load is the ratio of the service's p50 with one
-request in flight at a time (a blocking client on one keep-alive
-connection) to the floor's p50.  Prints JSON lines, then a summary table.
+the HTTP layer at light load is the service's p50 with one request in
+flight at a time (a blocking client on one keep-alive connection) less the
+floor's p50, in milliseconds (targets: raw_lookup +0.6 ms, scan +2.5 ms),
+and as a ratio.  Prints JSON lines, then a summary table.
 """
 
 from __future__ import annotations
@@ -340,6 +341,8 @@ def main() -> None:
 
 #: The latency each request kind must keep at p99 for its rate to count as sustained.
 P99_TARGET_MS = {"raw_lookup": 10.0, "scan": 50.0}
+#: What the HTTP layer may add to the library call, one request at a time (issue 16).
+ADDED_TARGET_MS = {"raw_lookup": 0.6, "scan": 2.5}
 
 
 def summarize(
@@ -371,9 +374,12 @@ def summarize(
         ]
         best = max((r["target_rps"] for r in kept), default=0)
         ratio = light["p50_ms"] / floors[kind]["p50_ms"]
+        added = light["p50_ms"] - floors[kind]["p50_ms"]
+        verdict = "met" if added <= ADDED_TARGET_MS[kind] else "NOT met"
         print(
             f"{kind}: max rate with p99 <= {P99_TARGET_MS[kind]:.0f} ms: {best:.0f}/s; "
-            f"HTTP p50 one request at a time is {ratio:.1f}x the floor's"
+            f"HTTP p50 one request at a time is {ratio:.1f}x the floor's, "
+            f"+{added:.2f} ms (target +{ADDED_TARGET_MS[kind]} ms: {verdict})"
         )
     print(
         f"an HTTP round trip that does nothing (GET /v1/health): p50 {round_trip['p50_ms']:.2f} ms"
