@@ -21,12 +21,12 @@ from bastion.cli.common import (
     stderr,
 )
 from bastion.config import Settings
-from bastion.fingerprint import Signal
-from bastion.matching import match_signals
+from bastion.matching import Index, match_signals
 from bastion.media.sniff import sniff
-from bastion.provenance import Assessment, InspectOptions, inspect_bytes
+from bastion.pipeline import ScanItem, scan_item
+from bastion.provenance import InspectOptions, inspect_bytes
 from bastion.provenance.detector import DetectorError, OnnxDetector
-from bastion.provenance.models import inspect_model, is_model_file, model_signals
+from bastion.provenance.models import inspect_model, is_model_file
 from bastion.scan.walk import WalkProblem, iter_files
 
 
@@ -83,13 +83,11 @@ def inspect_command(
             unreadable = True
             continue
         try:
-            record, signals = _inspect(item, settings, options)
+            record = _inspect(item, settings, options, index)
         except OSError as exc:
             _unreadable(item, exc.strerror or str(exc))
             unreadable = True
             continue
-        if index is not None:
-            record["matches"] = [m.to_dict() for m in match_signals(signals, index).matches]
         if as_json:
             typer.echo(json.dumps(record))
         else:
@@ -103,17 +101,31 @@ def _unreadable(path: Path, reason: str) -> None:
 
 
 def _inspect(
-    path: Path, settings: Settings, options: InspectOptions
-) -> tuple[dict[str, Any], list[Signal]]:
+    path: Path, settings: Settings, options: InspectOptions, index: Index | None
+) -> dict[str, Any]:
+    """The file's record; with an index, its matches: a model file's hashes,
+    or what the pipeline matches for media (its own hashes and the models
+    its metadata names)."""
     if is_model_file(path):
         report = inspect_model(path, settings.max_metadata_bytes)
         record = report.to_dict()
         record["level"] = f"model file ({report.format})"
         record["summary"] = report.evidence[0].summary
-        return record, report.signals
-    data = path.read_bytes()
-    assessment: Assessment = inspect_bytes(data, sniff(data[:4096]).mime, settings, options)
-    return {"path": str(path), **assessment.to_dict()}, model_signals(list(assessment.evidence))
+        if index is not None:
+            record["matches"] = [m.to_dict() for m in match_signals(report.signals, index).matches]
+        return record
+    if index is None:
+        data = path.read_bytes()
+        assessment = inspect_bytes(data, sniff(data[:4096]).mime, settings, options)
+        return {"path": str(path), **assessment.to_dict()}
+    result = scan_item(
+        ScanItem(str(path), str(path), path=path), index, settings, provenance=options
+    )
+    if result.provenance is None:
+        problem = result.error.message if result.error else "not read"
+        raise OSError(problem)
+    matches = [m.to_dict() for m in result.matches]
+    return {"path": str(path), **result.provenance.to_dict(), "matches": matches}
 
 
 def _print(record: dict[str, Any]) -> None:
