@@ -117,8 +117,8 @@ def _open_shard(path: Path) -> tarfile.TarFile:
     quarter more per member (it re-buffers every block it reads); a pipe
     can only be streamed."""
     if path.is_file():
-        return tarfile.open(path, "r:*")  # noqa: SIM115 (the caller closes it)
-    return tarfile.open(path, "r|*")  # noqa: SIM115
+        return tarfile.open(path, "r:*")
+    return tarfile.open(path, "r|*")
 
 
 def _media_item(
