@@ -177,6 +177,8 @@ class _IdCheck:
         self.first: dict[str, int] = {}
 
     def check(self, table: pa.Table) -> pa.Table:
+        if table.column("position").null_count == len(table):
+            return table  # no Parquet rows (files, archives, shards): nothing to check
         repeated: dict[int, str] = {}
         containers = table.column("container").to_pylist()
         positions = table.column("position").to_pylist()
