@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bastion import __version__
 from bastion.accounts import Principal
 from bastion.config import Settings
-from bastion.service import api, errors, hma, ui
+from bastion.service import errors, hma, ui, v1
 from bastion.service.fetch import Fetcher
 from bastion.service.limits import BodyLimit, Timeout
 from bastion.service.pages import templates
@@ -94,7 +94,7 @@ def create_app(
     app.state.key_cache = KeyCache()
     app.state.fetcher = Fetcher(settings)
     errors.install(app)
-    app.include_router(api.router)
+    app.include_router(v1.router)
     app.include_router(hma.router)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

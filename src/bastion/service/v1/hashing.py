@@ -1,0 +1,139 @@
+"""Hashing, matching and scanning uploads or hashes computed elsewhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import BaseModel, Field
+
+from bastion.accounts import Permission, Principal
+from bastion.matching.match import Match, MatchOutcome, match_signals
+from bastion.pipeline import ScanItem, ScanResult, Verdict, most_urgent
+from bastion.review.items import Media
+from bastion.service import doors
+from bastion.service.errors import ApiError
+from bastion.service.security import Matcher, State
+from bastion.service.state import ServiceState
+from bastion.service.v1.signals import SignalIn, to_signals
+
+router = APIRouter()
+
+Upload = Annotated[UploadFile, File(description="the image or video")]
+
+#: Verdicts that ``enqueue=true`` sends to the review queue.
+HITS = frozenset({Verdict.KNOWN, Verdict.AI_GENERATED, Verdict.AI_EDITED})
+
+
+class MatchRequest(BaseModel):
+    signals: list[SignalIn] = Field(min_length=1, max_length=1000)
+
+
+def outcome_dict(outcome: MatchOutcome) -> dict[str, Any]:
+    return {
+        "matched": bool(outcome.matches),
+        "matches": [m.to_dict() for m in outcome.matches],
+        "suppressed": [m.to_dict() for m in outcome.suppressed],
+        "allowlisted": [m.to_dict() for m in outcome.allowlisted],
+    }
+
+
+@router.post("/hash", tags=["media"])
+def hash_upload(_: Matcher, state: State, file: Upload) -> dict[str, Any]:
+    """MD5, SHA-1, SHA-256 and PDQ of an image; vPDQ of a video."""
+    data, name = doors.read_upload(file)
+    return doors.fingerprint(state, data, name).to_dict()
+
+
+@router.post("/match", tags=["media"])
+def match_hashes(_: Matcher, state: State, body: MatchRequest) -> dict[str, Any]:
+    """Matches of hashes computed elsewhere (one item's signals), allowlists applied."""
+    return outcome_dict(match_signals(to_signals(body.signals), state.index))
+
+
+DihedralForm = Annotated[bool, Form(description="also match rotated and flipped copies")]
+
+
+@router.post("/match/upload", tags=["media"])
+def match_upload(
+    _: Matcher, state: State, file: Upload, dihedral: DihedralForm = False
+) -> dict[str, Any]:
+    """Hash an upload and match it, allowlists applied; an archive's members
+    are each matched (``items``), as ``bastion match`` does."""
+    data, name = doors.read_upload(file)
+    scanned = doors.scan_upload(state, data, name, dihedral=dihedral)
+    items = [_match_dict(result) for _, result in scanned]
+    found = {key: [m for item in items for m in item[key]] for key in _MATCH_KEYS}
+    single = {"hashes": items[0]["hashes"]} if len(items) == 1 else {}
+    return {**single, "matched": bool(found["matches"]), **found, "items": items}
+
+
+_MATCH_KEYS = ("matches", "suppressed", "allowlisted")
+
+
+def _match_dict(result: ScanResult) -> dict[str, Any]:
+    """One item's hashes and matches; each match names the item it is of."""
+
+    def listed(matches: tuple[Match, ...]) -> list[dict[str, Any]]:
+        return [{**m.to_dict(), "item_id": result.item_id} for m in matches]
+
+    problem = result.error
+    return {
+        "item_id": result.item_id,
+        "status": str(result.status),
+        "hashes": result.fingerprint.to_dict() if result.fingerprint else None,
+        "matched": bool(result.matches),
+        "matches": listed(result.matches),
+        "suppressed": listed(result.suppressed),
+        "allowlisted": listed(result.allowlisted),
+        "error_code": problem.code if problem else result.skip_reason,
+        "error": problem.message if problem else None,
+    }
+
+
+@router.post("/scan", tags=["media"])
+def scan(
+    who: Matcher,
+    state: State,
+    file: Upload,
+    enqueue: Annotated[bool, Form(description="queue the item for review if it is a hit")] = False,
+    enqueue_all: Annotated[bool, Form(description="queue the item whatever it is")] = False,
+    provenance: Annotated[bool, Form(description="read provenance evidence")] = True,
+    dihedral: DihedralForm = False,
+) -> dict[str, Any]:
+    """Hashes, matches, provenance assessment and verdict of one upload, or
+    of each member of an archive (``results``; ``verdict`` is then the most
+    urgent of theirs).
+
+    With ``enqueue`` a known-bank hit or an AI-provenance hit goes to the
+    review queue (its media encrypted, if a key is configured).
+    """
+    data, name = doors.read_upload(file)
+    scanned = doors.scan_upload(state, data, name, provenance=provenance, dihedral=dihedral)
+    wanted = [enqueue_all or (enqueue and result.verdict in HITS) for _, result in scanned]
+    if any(wanted) and not who.may(Permission.QUEUE):
+        raise ApiError(403, f"role {who.role} may not queue items for review")
+    results = [
+        _scanned_dict(state, who, item, result, queue=queue)
+        for (item, result), queue in zip(scanned, wanted, strict=True)
+    ]
+    single = results[0] if len(results) == 1 else {}
+    verdict = most_urgent([result.verdict for _, result in scanned])
+    return {**single, "verdict": verdict, "results": results}
+
+
+def _scanned_dict(
+    state: ServiceState, who: Principal, item: ScanItem, result: ScanResult, *, queue: bool
+) -> dict[str, Any]:
+    row = result.to_row()
+    if not queue:
+        return {"verdict": result.verdict, "queued": None, "result": row}
+    queued = state.queue.enqueue(row, item.data or b"", submitted_by=who.actor, name=item.name)
+    return {
+        "verdict": result.verdict,
+        "queued": queued.id,
+        # An upload of a file already waiting for review is linked to its item.
+        "uploads": queued.uploads,
+        "media": Media(queued.media_state).note,
+        "result": row,
+    }
