@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 
 from bastion import audit
 from bastion.accounts import Permission, Principal
-from bastion.banks.bank import BankKind, BankNotFound, Banks, as_utc
-from bastion.banks.entries import add_signals, withdraw_signals
+from bastion.banks.bank import BankKind, BankNotFound, Banks
 from bastion.banks.labels import InvalidLabel, normalize_label
 from bastion.fingerprint import Signal
 from bastion.review.access import ItemAccess
@@ -37,6 +36,7 @@ from bastion.review.items import (
     unclaimed_status,
 )
 from bastion.signals.types import SignalKind, signal_type
+from bastion.store import as_utc
 from bastion.store.models import ListFeedback, ReviewItem, ReviewUpload
 
 #: Seconds in which the reviewer who decided an item may take the decision back.
@@ -171,25 +171,16 @@ class Decisions(ItemAccess):
         """Put the matched perceptual hash on the review allowlist (created on first use);
         True when this decision added it (so an undo takes it off again)."""
         name = self.settings.review_allowlist
-        banks = Banks(self.store)
+        banks = Banks(self.store, actor=who.actor)
         try:
             banks.get(name)
         except BankNotFound:
             banks.create(
                 name, kind=BankKind.ALLOWLIST, description="false positives found in review"
             )
-        report = add_signals(
-            self.store, name, [signal], ["review:false-positive"], source=f"review item {item_id}"
+        report = banks.add_signals(
+            name, [signal], ["review:false-positive"], source=f"review item {item_id}"
         )
-        with self.store.transaction() as session:
-            audit.record(
-                session,
-                who.actor,
-                "bank.allowlist",
-                f"bank:{name}",
-                item=item_id,
-                signal_type=signal.type,
-            )
         return bool(report.added or report.restored)
 
     def undo(self, item_id: int, who: Principal) -> Item:
@@ -251,16 +242,7 @@ class Decisions(ItemAccess):
         if record["allowlisted"]:
             name = self.settings.review_allowlist
             kind, value = record["allowlisted"]
-            withdrawn = withdraw_signals(self.store, name, [Signal(kind, value)])
-            with self.store.transaction() as session:
-                audit.record(
-                    session,
-                    who.actor,
-                    "bank.withdraw",
-                    f"bank:{name}",
-                    item=item_id,
-                    withdrawn=withdrawn,
-                )
+            Banks(self.store, actor=who.actor).withdraw_signals(name, [Signal(kind, value)])
         return self._fresh(item_id)
 
     def _queued_again(self, item_id: int) -> str:
