@@ -104,7 +104,7 @@ def build_bank(pattern: str, size: int) -> Path:
     home = CACHE / f"home-{size}"
     if (home / "ready").exists():
         return home
-    from bastion.banks import Banks, import_records
+    from bastion.banks import Banks
     from bastion.config import Settings
     from bastion.formats.records import Record
     from bastion.hashing import hash_bytes
@@ -114,7 +114,7 @@ def build_bank(pattern: str, size: int) -> Path:
 
     settings = Settings(home=home)
     store = Store.open(settings)
-    Banks(store).create("bench")
+    Banks(store, actor="system:bench").create("bench")
     rng = random.Random(size)
     planted = []
     for number, item in enumerate(iter_items([pattern], SourceOptions(), settings)):
@@ -129,7 +129,9 @@ def build_bank(pattern: str, size: int) -> Path:
             planted + [f"{rng.getrandbits(256):064x}" for _ in range(size - len(planted))]
         )
     )
-    import_records(store, "bench", records, source="bench", format="generated")
+    Banks(store, actor="system:bench").import_records(
+        "bench", records, source="bench", format="generated"
+    )
     (home / "ready").write_text(str(len(planted)))
     return home
 

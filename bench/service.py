@@ -50,7 +50,7 @@ def build_store(size: int) -> Path:
     home = CACHE / f"home-{size}"
     if (home / "ready").exists():
         return home
-    from bastion.banks import Banks, import_records
+    from bastion.banks import Banks
     from bastion.config import Settings
     from bastion.formats.records import Record
     from bastion.hashing import hash_bytes
@@ -60,14 +60,16 @@ def build_store(size: int) -> Path:
 
     settings = Settings(home=home)
     store = Store.open(settings)
-    Banks(store).create("BENCH")
+    Banks(store, actor="system:bench").create("BENCH")
     rng = random.Random(size)
     planted = [hash_bytes(image).pdq or "" for image in scan_images()[::4]]
     values = planted + [f"{rng.getrandbits(256):064x}" for _ in range(size - len(planted))]
     records = (
         Record(f"row {n}", normalize_signal("pdq", v), ("ncmec:A1",)) for n, v in enumerate(values)
     )
-    import_records(store, "BENCH", records, source="bench", format="generated")
+    Banks(store, actor="system:bench").import_records(
+        "BENCH", records, source="bench", format="generated"
+    )
     Index.open(store, settings)  # writes the snapshot every worker maps
     (home / "queries.json").write_text(json.dumps(lookup_queries(values, rng)))
     (home / "ready").write_text(str(size))

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from bastion.banks import Banks
-from bastion.banks.entries import add_signals
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
 from bastion.samples import encode_video, panning_frames
@@ -159,10 +158,10 @@ def make_examples_folder(folder: Path, page: str) -> dict[str, str]:
     _models(folder)
     home = folder / "home"
     store = Store.open(Settings(home=home))
-    Banks(store).create(BASE_BANK)
+    Banks(store, actor="test").create(BASE_BANK)
     banked = [jpeg(1), jpeg(101), jpeg(202)]  # a file, a shard sample, a Parquet row
     signals = [s for image in banked for s in hash_bytes(image).signals if s.type in BANKED]
-    add_signals(store, BASE_BANK, signals)
+    Banks(store, actor="test").add_signals(BASE_BANK, signals)
     store.dispose()
     bin_folder = folder / "bin"
     bin_folder.mkdir()

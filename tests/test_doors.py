@@ -28,7 +28,6 @@ from PIL.PngImagePlugin import PngInfo
 from typer.testing import CliRunner
 
 from bastion.banks import BankKind, Banks
-from bastion.banks.entries import add_signals
 from bastion.cli import app
 from bastion.config import Settings
 from bastion.fingerprint import Signal
@@ -103,21 +102,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         "broken.png": b"\x89PNG\r\n\x1a\n" + b"\x00not an image" * 20,
     }
     store = Store.open(settings)
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     banks.create("KNOWN")
     banks.create("MODELS")
     banks.create("SAFE", kind=BankKind.ALLOWLIST)
     known = hash_bytes(banked)
     assert known.pdq is not None
-    add_signals(store, "KNOWN", [Signal("pdq", known.pdq), Signal("md5", known.md5)])
+    banks.add_signals("KNOWN", [Signal("pdq", known.pdq), Signal("md5", known.md5)])
     frame_pdq = hash_bytes(frame).pdq
     assert frame_pdq is not None
-    add_signals(store, "KNOWN", [Signal("pdq", frame_pdq)])
+    banks.add_signals("KNOWN", [Signal("pdq", frame_pdq)])
     allowed_pdq = hash_bytes(allowed).pdq
     assert allowed_pdq is not None
-    add_signals(store, "KNOWN", [Signal("pdq", allowed_pdq)])
-    add_signals(store, "SAFE", [Signal("pdq", allowed_pdq)])
-    add_signals(store, "MODELS", [Signal("model_sha256", model_sha)])
+    banks.add_signals("KNOWN", [Signal("pdq", allowed_pdq)])
+    banks.add_signals("SAFE", [Signal("pdq", allowed_pdq)])
+    banks.add_signals("MODELS", [Signal("model_sha256", model_sha)])
     store.dispose()
     folder = root / "inputs"
     folder.mkdir()

@@ -41,8 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion import audit
-from bastion.banks.bank import as_utc
-from bastion.store import Store
+from bastion.store import Store, as_utc
 from bastion.store.models import ApiKey, LoginSession, User
 
 KEY_PREFIX = "bst"

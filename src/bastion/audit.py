@@ -3,10 +3,14 @@
 Each record's digest covers its own fields and the digest of the record
 before it, so editing a record breaks its digest, deleting one breaks the
 chain, and deleting the newest ones shows as a mismatch with the head row
-(which every append updates in the same transaction).  Account and review
-actions write their record in their own transaction (an action that rolls
-back leaves no record); bank changes made through the service are recorded
-as soon as they commit.
+(which every append updates in the same transaction).  Every action writes
+its record in its own transaction: an action that rolls back leaves no
+record, and one that commits is never without it.
+
+An *actor* names who acted, as ``KIND:NAME``: ``key:NAME`` (an API key),
+``user:NAME`` (a person logged in), ``cli:OSUSER`` (a command run on the
+machine, see ``cli_actor``), ``exchange:NAME`` (a list synced from a hash
+exchange) or ``system:TASK`` (Bastion's own housekeeping).
 
 What the chain cannot show by itself is a rewrite of the whole log by
 someone with write access to the database; ``bastion audit verify`` prints
@@ -16,8 +20,10 @@ and compared later.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +32,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bastion.banks.bank import as_utc
-from bastion.store import Store
+from bastion.store import Store, as_utc
 from bastion.store.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
@@ -56,7 +61,13 @@ def _digest(
 def record(
     session: Session, actor: str, action: str, target: str = "", **detail: Any
 ) -> AuditRecord:
-    """Append a record in ``session``'s transaction (committed with the action)."""
+    """Append a record in ``session``'s transaction (committed with the action).
+
+    Write it as the transaction's last change: it holds the head row's lock
+    until the commit, so every audited action queues behind it meanwhile
+    (and a transaction that takes the change sequence after it could
+    deadlock with one that takes them in the other order).
+    """
     # The UPDATE takes the head row's write lock first: concurrent writers in
     # other processes queue here instead of both extending the same digest.
     seq = session.execute(
@@ -82,6 +93,15 @@ def record(
     session.add(entry)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(digest=digest))
     return entry
+
+
+def cli_actor() -> str:
+    """The actor for whoever runs a command on this machine: their login name,
+    or their uid where it has none (a container's user, a missing passwd entry)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
 
 
 @dataclass(frozen=True, slots=True)

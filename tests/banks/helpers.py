@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import random
 
-from bastion.banks import ImportReport, import_records
+from bastion.banks import Banks, ImportReport
 from bastion.formats import get_format
 from bastion.store import Store
 
@@ -21,8 +21,7 @@ def import_text(
     replace_labels: bool = False,
 ) -> ImportReport:
     items = get_format(fmt).read(io.BytesIO(document.encode()))
-    return import_records(
-        store,
+    return Banks(store, actor="test").import_records(
         bank,
         items,
         source=source or f"test.{fmt}",

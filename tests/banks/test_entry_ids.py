@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select, text
 
 from bastion.banks import Banks
-from bastion.banks.entries import add_signals, content_entries
+from bastion.banks.entries import content_entries
 from bastion.fingerprint import Signal
 from bastion.store import Store
 from bastion.store.database import MIGRATIONS
@@ -25,15 +25,21 @@ def entry_ids(store: Store) -> set[int]:
 
 
 def test_ids_of_a_deleted_bank_are_not_reused(store: Store) -> None:
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     banks.create("kept")
-    add_signals(store, "kept", [Signal("md5", v) for v in random_md5s(3, seed=1)])
+    Banks(store, actor="test").add_signals(
+        "kept", [Signal("md5", v) for v in random_md5s(3, seed=1)]
+    )
     banks.create("gone")
-    add_signals(store, "gone", [Signal("md5", v) for v in random_md5s(5, seed=2)])
+    Banks(store, actor="test").add_signals(
+        "gone", [Signal("md5", v) for v in random_md5s(5, seed=2)]
+    )
     earlier = entry_ids(store)
     banks.delete("gone")
     banks.create("new")
-    add_signals(store, "new", [Signal("md5", v) for v in random_md5s(4, seed=3)])
+    Banks(store, actor="test").add_signals(
+        "new", [Signal("md5", v) for v in random_md5s(4, seed=3)]
+    )
     new = entry_ids(store) - earlier
     assert len(new) == 4
     assert min(new) > max(earlier)
@@ -100,10 +106,10 @@ def test_migration_keeps_a_0003_store_and_stops_reusing_ids(database_url: str) -
         (2, "(before migration 0004)", None),
         (3, "(before migration 0004)", None),
     ]
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     assert banks.stats("old").by_label == {"iwf:A": 2}
     banks.delete("doomed")  # held the highest id, 3
-    add_signals(store, "old", [Signal("md5", "d" * 32)])
+    Banks(store, actor="test").add_signals("old", [Signal("md5", "d" * 32)])
     with store.sessions() as session:
         assert session.execute(select(func.max(Entry.id))).scalar_one() == 4
     store.dispose()

@@ -20,7 +20,7 @@ DELETE_IMAGE1 = (
 
 @pytest.fixture
 def banks(store: Store) -> Banks:
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     banks.create("known")
     return banks
 

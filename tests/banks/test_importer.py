@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bastion.banks import BankError, BankKind, BankNotFound, Banks
-from bastion.banks.entries import add_signals, export_entries, withdraw_signals
+from bastion.banks.entries import export_entries
 from bastion.banks.importer import BATCH_SIZE
 from bastion.fingerprint import Signal
 from bastion.formats.records import FormatError
@@ -18,7 +18,7 @@ from tests.formats import samples as s
 
 @pytest.fixture
 def banks(store: Store) -> Banks:
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     banks.create("known", description="placeholder list")
     return banks
 
@@ -115,7 +115,7 @@ def test_duplicates_across_batches_are_reported(banks: Banks) -> None:
 
 
 def test_missing_bank_and_bad_names(store: Store) -> None:
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     with pytest.raises(BankNotFound, match="no bank named 'nope'"):
         import_text(store, "nope", "csv", f"md5,{s.MD5_A}\n")
     for name in ("../etc", "a/b", "", "x" * 65, ".hidden", "a b"):
@@ -130,10 +130,10 @@ def test_missing_bank_and_bad_names(store: Store) -> None:
 
 def test_add_withdraw_and_delete(banks: Banks) -> None:
     banks.create("allowed", kind=BankKind.ALLOWLIST)
-    report = add_signals(banks.store, "known", [Signal("md5", s.MD5_A)], ["NCMEC:b1"])
+    report = banks.add_signals("known", [Signal("md5", s.MD5_A)], ["NCMEC:b1"])
     assert report.added == 1
-    assert withdraw_signals(banks.store, "known", [Signal("md5", s.MD5_A)]) == 1
-    assert withdraw_signals(banks.store, "known", [Signal("md5", s.MD5_A)]) == 0
+    assert banks.withdraw_signals("known", [Signal("md5", s.MD5_A)]) == 1
+    assert banks.withdraw_signals("known", [Signal("md5", s.MD5_A)]) == 0
     assert banks.delete("known") == 1
     assert [b.name for b in banks.list()] == ["allowed"]
     assert entry_count(banks.store) == 0

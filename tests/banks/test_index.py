@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from bastion.banks import Banks
-from bastion.banks.entries import add_signals, withdraw_signals
 from bastion.config import Settings
 from bastion.fingerprint import Signal
 from bastion.matching import Index, match_signals
@@ -26,9 +25,9 @@ def snapshots(settings: Settings, store: Store) -> list[str]:
 
 
 def test_snapshot_is_reused_and_memory_mapped(store: Store, settings: Settings) -> None:
-    Banks(store).create("known")
+    Banks(store, actor="test").create("known")
     signals = pdq_signals(50)
-    add_signals(store, "known", signals)
+    Banks(store, actor="test").add_signals("known", signals)
     first = Index.open(store, settings)
     assert isinstance(first.base.pdq.codes.base, np.memmap)
     assert len(first.base) == 50
@@ -40,17 +39,17 @@ def test_snapshot_is_reused_and_memory_mapped(store: Store, settings: Settings) 
 
 
 def test_changes_apply_without_a_rebuild(store: Store, settings: Settings) -> None:
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     banks.create("known")
     old = pdq_signals(20)
-    add_signals(store, "known", old)
+    Banks(store, actor="test").add_signals("known", old)
     index = Index.open(store, settings)
     made = snapshots(settings, store)
 
     new = Signal("pdq", rand_hex(64))
-    add_signals(store, "known", [new, Signal("md5", "ab" * 16)], ["iwf:A"])
-    withdraw_signals(store, "known", [old[0]])
-    add_signals(store, "known", [old[1]], ["ncmec:B2"])  # relabelled
+    Banks(store, actor="test").add_signals("known", [new, Signal("md5", "ab" * 16)], ["iwf:A"])
+    Banks(store, actor="test").withdraw_signals("known", [old[0]])
+    Banks(store, actor="test").add_signals("known", [old[1]], ["ncmec:B2"])  # relabelled
     assert index.refresh()
     assert not index.refresh()
     assert snapshots(settings, store) == made
@@ -64,10 +63,10 @@ def test_changes_apply_without_a_rebuild(store: Store, settings: Settings) -> No
 
 
 def test_deleted_bank_stops_matching(store: Store, settings: Settings) -> None:
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     banks.create("doomed")
     signals = pdq_signals(5)
-    add_signals(store, "doomed", signals)
+    Banks(store, actor="test").add_signals("doomed", signals)
     index = Index.open(store, settings)
     assert match_signals(signals[:1], index).matches
     banks.delete("doomed")
@@ -79,12 +78,12 @@ def test_large_delta_folds_into_a_new_snapshot(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index_module, "DELTA_MIN_ROWS", 10)
-    Banks(store).create("known")
-    add_signals(store, "known", pdq_signals(5))
+    Banks(store, actor="test").create("known")
+    Banks(store, actor="test").add_signals("known", pdq_signals(5))
     index = Index.open(store, settings)
     before = snapshots(settings, store)
     later = pdq_signals(30)
-    add_signals(store, "known", later)
+    Banks(store, actor="test").add_signals("known", later)
     index.refresh()
     after = snapshots(settings, store)
     assert after != before

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bastion.banks import Banks
-from bastion.banks.entries import add_signals
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
 from bastion.matching import Index
@@ -70,6 +69,6 @@ def png(seed: int, size: tuple[int, int] = (160, 120)) -> bytes:
 def banked_index(settings: Settings, images: list[bytes], bank: str = "known") -> Index:
     """An index whose blocklist ``bank`` holds the MD5 of each of ``images``."""
     store = Store.open(settings)
-    Banks(store).create(bank)
-    add_signals(store, bank, [hash_bytes(image).signals[0] for image in images])
+    Banks(store, actor="test").create(bank)
+    Banks(store, actor="test").add_signals(bank, [hash_bytes(image).signals[0] for image in images])
     return Index.open(store, settings)

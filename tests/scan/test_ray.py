@@ -9,7 +9,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from bastion.banks import Banks
-from bastion.banks.entries import add_signals
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
 from bastion.matching import Index
@@ -34,9 +33,11 @@ def test_ray_engine_equals_local_engine(ray_cluster: None, tmp_path: Path) -> No
 
     settings = Settings(home=tmp_path / "home")
     store = Store.open(settings)
-    Banks(store).create("known")
+    Banks(store, actor="test").create("known")
     planted = [hash_bytes(jpeg(n)) for n in (3, 17)]
-    add_signals(store, "known", [fp.signals[0] for fp in planted] + [planted[1].signals[3]])
+    Banks(store, actor="test").add_signals(
+        "known", [fp.signals[0] for fp in planted] + [planted[1].signals[3]]
+    )
     index = Index.open(store, settings)
 
     pattern = write_shards(tmp_path / "shards", samples=40, per_shard=12)

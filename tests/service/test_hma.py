@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bastion.banks.bank import BankKind, Banks
-from bastion.banks.entries import add_signals, first_entry_id
+from bastion.banks.entries import first_entry_id
 from bastion.fingerprint import Signal
 from bastion.hashing import hash_bytes
 from tests.banks.helpers import flip_bits
@@ -152,8 +152,10 @@ def test_status_text(service: Service) -> None:
 def test_allowlist_entries_never_appear_as_matches(service: Service) -> None:
     """An allowlist bank's entries are never answered as matches; they still suppress."""
     pdq, blocked_id = _bank_with_photo(service)
-    Banks(service.state.store).create("ALLOWED", kind=BankKind.ALLOWLIST)
-    add_signals(service.state.store, "ALLOWED", [Signal("pdq", pdq)], external_ids=["fp"])
+    Banks(service.state.store, actor="test").create("ALLOWED", kind=BankKind.ALLOWLIST)
+    Banks(service.state.store, actor="test").add_signals(
+        "ALLOWED", [Signal("pdq", pdq)], external_ids=["fp"]
+    )
     service.state.refresh_now()
     allowed_id = first_entry_id(service.state.store, "ALLOWED", "fp")
     client = service.auth("client")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bastion.banks import BankKind, Banks
-from bastion.banks.entries import add_signals, export_entries, withdraw_signals
+from bastion.banks.entries import export_entries
 from bastion.config import Settings
 from bastion.fingerprint import Signal
 from bastion.hashing import hash_bytes, hash_file
@@ -30,7 +30,7 @@ def random_pdq(rng: random.Random) -> str:
 
 @pytest.fixture
 def banks(store: Store) -> Banks:
-    banks = Banks(store)
+    banks = Banks(store, actor="test")
     banks.create("videos")
     banks.create("images")
     banks.create("cleared", kind=BankKind.ALLOWLIST)
@@ -44,7 +44,7 @@ def reference_value(testdata: Path, name: str) -> Signal:
 def test_edited_clip_matches_banked_reference_with_time_ranges(
     banks: Banks, settings: Settings, testdata: Path
 ) -> None:
-    add_signals(banks.store, "videos", [reference_value(testdata, "chair-19-sd-bar")], ["clip:a"])
+    banks.add_signals("videos", [reference_value(testdata, "chair-19-sd-bar")], ["clip:a"])
     index = Index.open(banks.store, settings)
     query = hash_file(testdata / "vpdq" / "chair-20-sd-bar.mp4")  # one frame a second
     found = match_outcome(query, index).matches
@@ -67,7 +67,7 @@ def test_indexed_percentages_equal_brute_force(
     names = ["chair-19-sd-bar", "chair-20-sd-bar", "doorknob-hd-no-bar", "pattern-sd-grey-bar"]
     for name in names:
         banks.create(name)
-        add_signals(banks.store, name, [reference_value(testdata, name)])
+        banks.add_signals(name, [reference_value(testdata, name)])
     index = Index.open(banks.store, settings)
     query = hash_file(testdata / "vpdq" / "chair-19-sd-bar.mp4")
     assert query.video is not None
@@ -90,7 +90,7 @@ def test_one_index_lookup_per_query_not_per_banked_video(
     rng = random.Random(3)
     for _ in range(50):
         frames = [VpdqFeature(i, 100, random_pdq(rng), float(i)) for i in range(20)]
-        add_signals(banks.store, "videos", [Signal("vpdq", to_signal_value(frames))])
+        banks.add_signals("videos", [Signal("vpdq", to_signal_value(frames))])
     index = Index.open(banks.store, settings)
     calls: list[int] = []
     original = index.lookup_pdq
@@ -111,9 +111,9 @@ def test_long_video_value_is_stored_and_exported_whole(banks: Banks, settings: S
     frames = [VpdqFeature(i, 90, random_pdq(rng), float(i)) for i in range(7200)]
     value = to_signal_value(frames)
     assert len(value) > 500_000
-    report = add_signals(banks.store, "videos", [Signal("vpdq", value)])
+    report = banks.add_signals("videos", [Signal("vpdq", value)])
     assert report.added == 1
-    again = add_signals(banks.store, "videos", [Signal("vpdq", value)], ["relabelled"])
+    again = banks.add_signals("videos", [Signal("vpdq", value)], ["relabelled"])
     assert again.added == 0
     assert again.updated == 1
     [entry] = list(export_entries(banks.store, "videos"))
@@ -124,7 +124,7 @@ def test_long_video_value_is_stored_and_exported_whole(banks: Banks, settings: S
     assert len(found) == 1
     assert found[0].entry_ranges == ((3000.0, 3009.0),)
     assert found[0].entry_percent == pytest.approx(100 * 10 / 7200)
-    assert withdraw_signals(banks.store, "videos", [Signal("vpdq", value)]) == 1
+    assert banks.withdraw_signals("videos", [Signal("vpdq", value)]) == 1
     index.refresh()
     assert match_signals([Signal("vpdq", to_signal_value(part))], index).matches == ()
 
@@ -135,7 +135,7 @@ def test_known_image_is_found_inside_a_long_video(banks: Banks, settings: Settin
     still = frames[10 * 33]  # a moment in the 6th scene
     image = hash_bytes(encode(Image.fromarray(still), "PNG"))
     assert image.pdq is not None
-    add_signals(banks.store, "images", [Signal("pdq", image.pdq)], ["still"])
+    banks.add_signals("images", [Signal("pdq", image.pdq)], ["still"])
     index = Index.open(banks.store, settings)
     found = match_outcome(hash_bytes(video), index).matches
     assert [(m.bank, m.signal_type, m.labels) for m in found] == [("images", "pdq", ("still",))]
@@ -149,7 +149,7 @@ def test_image_matching_a_banked_video_frame_reports_its_time(
 ) -> None:
     rng = random.Random(11)
     frames = [VpdqFeature(i, 100, random_pdq(rng), float(i)) for i in range(10)]
-    add_signals(banks.store, "videos", [Signal("vpdq", to_signal_value(frames))])
+    banks.add_signals("videos", [Signal("vpdq", to_signal_value(frames))])
     index = Index.open(banks.store, settings)
     [found] = match_signals([Signal("pdq", flip_bits(frames[7].hex, 3))], index).matches
     assert (found.signal_type, found.distance, found.entry_ranges) == ("vpdq", 3, ((7.0, 7.0),))
@@ -158,8 +158,8 @@ def test_image_matching_a_banked_video_frame_reports_its_time(
 def test_allowlisted_video_suppresses_the_video_match(
     banks: Banks, settings: Settings, testdata: Path
 ) -> None:
-    add_signals(banks.store, "videos", [reference_value(testdata, "chair-19-sd-bar")])
-    add_signals(banks.store, "cleared", [reference_value(testdata, "chair-20-sd-bar")])
+    banks.add_signals("videos", [reference_value(testdata, "chair-19-sd-bar")])
+    banks.add_signals("cleared", [reference_value(testdata, "chair-20-sd-bar")])
     index = Index.open(banks.store, settings)
     outcome = match_outcome(hash_file(testdata / "vpdq" / "chair-20-sd-bar.mp4"), index)
     assert outcome.matches == ()
@@ -173,7 +173,7 @@ def test_video_md5_on_a_list_matches_the_file(
     path = testdata / "vpdq" / "doorknob-hd-no-bar.mp4"
     fingerprint = hash_file(path)
     assert fingerprint.md5 is not None
-    add_signals(banks.store, "videos", [Signal("video_md5", fingerprint.md5.upper())])
+    banks.add_signals("videos", [Signal("video_md5", fingerprint.md5.upper())])
     index = Index.open(banks.store, settings)
     assert [m.signal_type for m in match_outcome(fingerprint, index).matches] == ["video_md5"]
 
@@ -206,7 +206,7 @@ def test_scan_hashes_and_matches_videos_in_folders_and_archives(
     from bastion.scan.engine import ScanPlan, local_engine, run_scan
     from bastion.scan.sources import SourceOptions
 
-    add_signals(banks.store, "videos", [reference_value(testdata, "chair-19-sd-bar")], ["clip"])
+    banks.add_signals("videos", [reference_value(testdata, "chair-19-sd-bar")], ["clip"])
     collection = tmp_path / "collection"
     collection.mkdir()
     chair = (testdata / "vpdq" / "chair-20-sd-bar.mp4").read_bytes()

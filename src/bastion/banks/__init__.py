@@ -4,7 +4,7 @@ The index over them, and matching, are in :mod:`bastion.matching`.
 """
 
 from bastion.banks.bank import Bank, BankError, BankKind, BankNotFound, Banks
-from bastion.banks.importer import ImportReport, import_records
+from bastion.banks.importer import ImportReport
 
 __all__ = [
     "Bank",
@@ -13,5 +13,4 @@ __all__ = [
     "BankNotFound",
     "Banks",
     "ImportReport",
-    "import_records",
 ]

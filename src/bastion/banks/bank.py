@@ -1,23 +1,36 @@
-"""Banks: named lists of known hashes, created, described and deleted.
+"""Banks: named lists of known hashes, created, described, filled and deleted.
 
 A blocklist holds hashes to find; an allowlist holds known false positives,
 and a hit on it suppresses matches of the same hash in every other bank.
+
+Every change goes through ``Banks``, which writes its audit record in the
+change's own transaction, naming the actor the door constructed it with.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bastion.banks.labels import parse_stored_labels
-from bastion.store import Store
+from bastion import audit
+from bastion.banks.importer import COUNTS, ImportReport, merge_records
+from bastion.banks.labels import normalize_labels, parse_stored_labels
+from bastion.banks.stored import stored_value
+from bastion.fingerprint import Signal
+from bastion.formats.records import ReadItem, Record, Reject
+from bastion.signals.types import normalize_signal
+from bastion.store import Store, as_utc
 from bastion.store.models import Bank as BankRow
 from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet
 
@@ -60,11 +73,6 @@ class Bank:
             row.pdq_threshold,
             as_utc(row.created_at),
         )
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite returns stored UTC times without their zone; put it back."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +123,36 @@ def bank_row(session: Session, name: str) -> BankRow:
 
 
 class Banks:
-    """Bank management on one store."""
+    """Bank management on one store, on behalf of ``actor`` (see ``bastion.audit``).
 
-    def __init__(self, store: Store) -> None:
+    Each change and its audit record commit together in one transaction;
+    given a ``session``, changes join that session's transaction instead,
+    and commit (or roll back) with whatever else the caller does in it.
+    """
+
+    def __init__(self, store: Store, *, actor: str, session: Session | None = None) -> None:
         self.store = store
+        self.actor = actor
+        self._session = session
+
+    @contextmanager
+    def _changing(self) -> Iterator[Session]:
+        if self._session is not None:
+            yield self._session
+        else:
+            with self.store.transaction() as session:
+                yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        if self._session is not None:
+            yield self._session
+        else:
+            with self.store.sessions() as session:
+                yield session
+
+    def _record(self, session: Session, action: str, name: str, **detail: Any) -> None:
+        audit.record(session, self.actor, action, f"bank:{name}", **detail)
 
     def create(
         self,
@@ -136,36 +170,46 @@ class Banks:
             created_at=datetime.now(UTC),
         )
         try:
-            with self.store.transaction() as session:
+            with self._changing() as session:
                 session.add(row)
                 session.flush()
-                return Bank.from_row(row)
+                # Loaded indices learn of the bank; and the sequence, like every
+                # change's, is taken before the audit record (see audit.record).
+                self.store.next_seq(session)
+                bank = Bank.from_row(row)
+                self._record(
+                    session, "bank.create", name, kind=bank.kind.value, pdq_threshold=pdq_threshold
+                )
+                return bank
         except IntegrityError:
             raise BankError(f"a bank named {name!r} already exists") from None
 
     def get(self, name: str) -> Bank:
-        with self.store.sessions() as session:
+        with self._reading() as session:
             return Bank.from_row(bank_row(session, name))
 
     def list(self) -> list[Bank]:
-        with self.store.sessions() as session:
+        with self._reading() as session:
             rows = session.execute(select(BankRow).order_by(BankRow.name)).scalars()
             return [Bank.from_row(row) for row in rows]
 
     def update(
         self, name: str, *, description: str | None = None, pdq_threshold: int | None = None
     ) -> Bank:
-        with self.store.transaction() as session:
+        changed: dict[str, Any] = {}
+        with self._changing() as session:
             row = bank_row(session, name)
             if description is not None:
-                row.description = description
+                row.description = changed["description"] = description
             if pdq_threshold is not None:
-                row.pdq_threshold = validate_threshold(pdq_threshold)
+                row.pdq_threshold = changed["pdq_threshold"] = validate_threshold(pdq_threshold)
+            session.flush()
+            self._record(session, "bank.update", name, **changed)
             return Bank.from_row(row)
 
     def delete(self, name: str) -> int:
         """Delete a bank with all its entries and import records; returns the entry count."""
-        with self.store.transaction() as session:
+        with self._changing() as session:
             row = bank_row(session, name)
             count = session.execute(
                 select(func.count()).select_from(Entry).where(Entry.bank_id == row.id)
@@ -180,10 +224,129 @@ class Banks:
             # A deleted bank's entries leave the index through the bank list;
             # bumping the sequence tells loaded indices to look again.
             self.store.next_seq(session)
+            self._record(session, "bank.delete", name, entries=count)
             return int(count)
 
+    def import_records(
+        self,
+        bank: str,
+        items: Iterable[ReadItem],
+        *,
+        source: str,
+        format: str,
+        version: str | None = None,
+        dry_run: bool = False,
+        replace_labels: bool = False,
+        on_reject: Callable[[Reject], None] | None = None,
+    ) -> ImportReport:
+        """Merge a list into ``bank`` in one transaction (see ``bastion.banks.importer``).
+
+        Raises ``BankNotFound`` before reading anything, and lets a reader's
+        ``FormatError`` through after rolling everything back; a list with
+        no usable row is a ``FormatError`` too, and leaves no import record.
+        A dry run merges in a savepoint it rolls back, and is not recorded.
+        """
+        report = ImportReport(bank, source, format, dry_run, version)
+        return self._merge(
+            "bank.import",
+            items,
+            report,
+            dry_run=dry_run,
+            replace_labels=replace_labels,
+            on_reject=on_reject,
+        )
+
+    def add_signals(
+        self,
+        bank: str,
+        signals: Iterable[Signal],
+        labels: Iterable[str] = (),
+        *,
+        source: str = "manual",
+        external_ids: Iterable[str | None] | None = None,
+    ) -> ImportReport:
+        """Add (or relabel, or restore) signals in ``bank``, as a list of them is imported.
+
+        ``external_ids`` (one per signal) groups signals of one item, as the
+        hashes of one file, so exports write them as one list item.
+        """
+        canonical = normalize_labels(labels)
+        normalized = [normalize_signal(s.type, s.value) for s in signals]
+        ids = list(external_ids) if external_ids is not None else [None] * len(normalized)
+        records = [
+            Record(f"{signal.type}:{signal.value}", signal, canonical, external_id)
+            for signal, external_id in zip(normalized, ids, strict=True)
+        ]
+        report = ImportReport(bank, source, "manual", False)
+        return self._merge("bank.add", records, report)
+
+    def _merge(
+        self,
+        action: str,
+        items: Iterable[ReadItem],
+        report: ImportReport,
+        *,
+        dry_run: bool = False,
+        replace_labels: bool = False,
+        on_reject: Callable[[Reject], None] | None = None,
+    ) -> ImportReport:
+        started = time.perf_counter()
+        with self._changing() as session:
+            bank_id = bank_row(session, report.bank).id
+            trial = session.begin_nested() if dry_run else None
+            merge_records(
+                session,
+                self.store,
+                bank_id,
+                items,
+                report,
+                replace_labels=replace_labels,
+                on_reject=on_reject,
+            )
+            if trial is not None:
+                trial.rollback()
+            else:
+                counts = {name: getattr(report, name) for name in COUNTS}
+                self._record(
+                    session,
+                    action,
+                    report.bank,
+                    source=report.source,
+                    format=report.format,
+                    version=report.version,
+                    rows=report.rows,
+                    **counts,
+                )
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def withdraw_signals(self, bank: str, signals: Iterable[Signal]) -> int:
+        """Withdraw active entries holding these signals; returns how many were withdrawn."""
+        withdrawn = 0
+        asked = 0
+        with self._changing() as session:
+            bank_id = bank_row(session, bank).id
+            seq = self.store.next_seq(session)
+            now = datetime.now(UTC)
+            for signal in signals:
+                asked += 1
+                result = session.execute(
+                    update(Entry)
+                    .where(
+                        Entry.bank_id == bank_id,
+                        Entry.signal_type == signal.type,
+                        Entry.value == stored_value(normalize_signal(signal.type, signal.value)),
+                        Entry.withdrawn_at.is_(None),
+                    )
+                    .values(withdrawn_at=now, seq=seq)
+                    .execution_options(synchronize_session=False)
+                )
+                withdrawn += result.rowcount  # type: ignore[attr-defined]
+            self._record(session, "bank.withdraw", bank, signals=asked, withdrawn=withdrawn)
+        return withdrawn
+
     def stats(self, name: str) -> BankStats:
-        with self.store.sessions() as session:
+        with self._reading() as session:
             row = bank_row(session, name)
             active = Entry.withdrawn_at.is_(None)
             by_type = dict(
@@ -223,7 +386,7 @@ class Banks:
 
     def last_import(self, name: str) -> ImportSummary | None:
         """The bank's most recent import, if any (cheap, unlike ``stats``)."""
-        with self.store.sessions() as session:
+        with self._reading() as session:
             return _last_import(session, bank_row(session, name).id)
 
 

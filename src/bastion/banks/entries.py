@@ -1,75 +1,23 @@
-"""Entries one at a time: adding and withdrawing by hand, and exporting.
+"""Reading entries: exporting a bank, and the entries of one item.
 
-Adding goes through the importer, so a hand-added hash is validated,
-labelled and recorded exactly like one from a list.
+Adding and withdrawing are changes, made (and audited) by ``Banks``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bastion.banks.bank import bank_row, load_label_sets
-from bastion.banks.importer import ImportReport, import_records
-from bastion.banks.labels import normalize_labels
-from bastion.banks.stored import read_value, stored_value
+from bastion.banks.stored import read_value
 from bastion.fingerprint import Signal
-from bastion.formats.records import ExportEntry, Record
-from bastion.signals.types import normalize_signal
+from bastion.formats.records import ExportEntry
 from bastion.store import Store
 from bastion.store.models import Entry
 
 _EXPORT_BATCH = 10_000
-
-
-def add_signals(
-    store: Store,
-    bank: str,
-    signals: Iterable[Signal],
-    labels: Iterable[str] = (),
-    *,
-    source: str = "manual",
-    external_ids: Iterable[str | None] | None = None,
-) -> ImportReport:
-    """Add (or relabel, or restore) signals in ``bank``.
-
-    ``external_ids`` (one per signal) groups signals of one item, as the
-    hashes of one file, so exports write them as one list item.
-    """
-    canonical = normalize_labels(labels)
-    signals = [normalize_signal(s.type, s.value) for s in signals]
-    ids = list(external_ids) if external_ids is not None else [None] * len(signals)
-    records = [
-        Record(f"{signal.type}:{signal.value}", signal, canonical, external_id)
-        for signal, external_id in zip(signals, ids, strict=True)
-    ]
-    return import_records(store, bank, records, source=source, format="manual")
-
-
-def withdraw_signals(store: Store, bank: str, signals: Iterable[Signal]) -> int:
-    """Withdraw active entries holding these signals; returns how many were withdrawn."""
-    withdrawn = 0
-    with store.transaction() as session:
-        bank_id = bank_row(session, bank).id
-        seq = store.next_seq(session)
-        now = datetime.now(UTC)
-        for signal in signals:
-            result = session.execute(
-                update(Entry)
-                .where(
-                    Entry.bank_id == bank_id,
-                    Entry.signal_type == signal.type,
-                    Entry.value == stored_value(normalize_signal(signal.type, signal.value)),
-                    Entry.withdrawn_at.is_(None),
-                )
-                .values(withdrawn_at=now, seq=seq)
-                .execution_options(synchronize_session=False)
-            )
-            withdrawn += result.rowcount  # type: ignore[attr-defined]
-    return withdrawn
 
 
 def export_entries(

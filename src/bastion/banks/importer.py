@@ -1,4 +1,4 @@
-"""Importing a list into a bank: streaming, idempotent, one transaction.
+"""Merging a list into a bank: streaming, idempotent, in one transaction.
 
 Records are merged in batches, so a 10-million-line list needs memory for
 one batch only; the whole import is still a single transaction, so a
@@ -16,7 +16,6 @@ labels; ``replace_labels`` makes the import's labels the entry's only ones.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bastion.banks.bank import bank_row
 from bastion.banks.labels import format_labels, parse_stored_labels
 from bastion.banks.stored import stored_form, stored_value
 from bastion.formats.records import DocumentVersion, FormatError, ReadItem, Record, Reject
@@ -53,6 +51,8 @@ _UPDATE_SOURCE = (
     .where(SOURCES.c.entry_id == bindparam("of_entry"), SOURCES.c.source == bindparam("of_source"))
     .values(external_id=bindparam("external_id"), label_set_id=bindparam("label_set_id"))
 )
+#: What an import did, as its report, its import record and its audit record count it.
+COUNTS = ("added", "updated", "restored", "withdrawn", "unchanged", "rejected")
 #: Rejects (and label changes) kept in the report itself; all rejects go to ``on_reject``.
 REJECT_SAMPLE = 100
 
@@ -388,79 +388,62 @@ class _Merger:
         self.report.reject(Reject(record.location, reason), self.on_reject)
 
 
-def import_records(
+def merge_records(
+    session: Session,
     store: Store,
-    bank: str,
+    bank_id: int,
     items: Iterable[ReadItem],
+    report: ImportReport,
     *,
-    source: str,
-    format: str,
-    version: str | None = None,
-    dry_run: bool = False,
     replace_labels: bool = False,
     on_reject: Callable[[Reject], None] | None = None,
-) -> ImportReport:
-    """Merge ``items`` into ``bank`` in one transaction (rolled back when ``dry_run``).
+) -> None:
+    """Merge ``items`` into a bank in ``session``'s transaction, counting in ``report``.
 
-    ``source`` names the list: its labels and ids are kept apart from other
-    sources' (see the module's docstring).  Raises ``BankNotFound`` before
-    reading anything, and lets a reader's ``FormatError`` through after
-    rolling everything back; a list with no usable row is a ``FormatError``
-    too, and leaves no import record.
+    ``report.source`` names the list: its labels and ids are kept apart from
+    other sources' (see the module's docstring).  A reader's ``FormatError``
+    goes through, and a list with no usable row is a ``FormatError`` too:
+    the caller rolls the transaction back, import record and all.
+    ``Banks.import_records`` is the way in, with the change audited.
     """
-    report = ImportReport(bank, source, format, dry_run, version)
-    started = time.perf_counter()
     started_at = datetime.now(UTC)
-    with store.sessions() as session:
-        session.begin()
-        try:
-            bank_id = bank_row(session, bank).id
-            seq = store.next_seq(session)
-            record_row = ImportRecord(
-                bank_id=bank_id,
-                source=source,
-                format=format,
-                version=version,
-                started_at=started_at,
-                finished_at=started_at,
-            )
-            session.add(record_row)
-            session.flush()
-            merger = _Merger(
-                session,
-                bank_id,
-                record_row.id,
-                seq,
-                report,
-                on_reject,
-                source=source,
-                replace_labels=replace_labels,
-            )
-            for item in items:
-                if isinstance(item, DocumentVersion):
-                    report.version = report.version or item.value
-                    continue
-                report.rows += 1
-                if isinstance(item, Reject):
-                    report.reject(item, on_reject)
-                else:
-                    merger.add(item)
-            merger.flush()
-            if not merger.records:
-                raise FormatError(_nothing_usable(report))
-            for name in ("added", "updated", "restored", "withdrawn", "unchanged", "rejected"):
-                setattr(record_row, name, getattr(report, name))
-            record_row.version = report.version
-            record_row.finished_at = datetime.now(UTC)
-        except BaseException:
-            session.rollback()
-            raise
-        if dry_run:
-            session.rollback()
+    seq = store.next_seq(session)
+    record_row = ImportRecord(
+        bank_id=bank_id,
+        source=report.source,
+        format=report.format,
+        version=report.version,
+        started_at=started_at,
+        finished_at=started_at,
+    )
+    session.add(record_row)
+    session.flush()
+    merger = _Merger(
+        session,
+        bank_id,
+        record_row.id,
+        seq,
+        report,
+        on_reject,
+        source=report.source,
+        replace_labels=replace_labels,
+    )
+    for item in items:
+        if isinstance(item, DocumentVersion):
+            report.version = report.version or item.value
+            continue
+        report.rows += 1
+        if isinstance(item, Reject):
+            report.reject(item, on_reject)
         else:
-            session.commit()
-    report.seconds = time.perf_counter() - started
-    return report
+            merger.add(item)
+    merger.flush()
+    if not merger.records:
+        raise FormatError(_nothing_usable(report))
+    for name in COUNTS:
+        setattr(record_row, name, getattr(report, name))
+    record_row.version = report.version
+    record_row.finished_at = datetime.now(UTC)
 
 
 def _nothing_usable(report: ImportReport) -> str:

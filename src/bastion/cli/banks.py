@@ -18,9 +18,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 from rich.text import Text
 
-from bastion.banks import Bank, BankKind, Banks, import_records
+from bastion import audit
+from bastion.banks import Bank, BankKind, Banks
 from bastion.banks.bank import ImportSummary
-from bastion.banks.entries import add_signals, export_entries, withdraw_signals
+from bastion.banks.entries import export_entries
 from bastion.banks.importer import ImportReport
 from bastion.banks.labels import format_labels
 from bastion.cli.common import (
@@ -51,7 +52,8 @@ FormatName = Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.
 
 
 def _banks() -> Banks:
-    return Banks(open_store(load_settings()))
+    """Banks on the configured store, changed on behalf of whoever runs the command."""
+    return Banks(open_store(load_settings()), actor=audit.cli_actor())
 
 
 @bank_app.command("create")
@@ -73,6 +75,24 @@ def create(
         )
     stderr.print(
         f"created {bank.kind} [bold]{escape(bank.name)}[/bold] (PDQ threshold {bank.pdq_threshold})"
+    )
+
+
+@bank_app.command("update")
+def update(
+    name: str,
+    description: Annotated[
+        str | None, typer.Option(help="What the bank holds and where from.")
+    ] = None,
+    pdq_threshold: Annotated[
+        int | None, typer.Option(help="Largest PDQ distance that counts as a match.")
+    ] = None,
+) -> None:
+    """Change a bank's description or PDQ threshold."""
+    with user_errors():
+        bank = _banks().update(name, description=description, pdq_threshold=pdq_threshold)
+    stderr.print(
+        f"updated {bank.kind} [bold]{escape(bank.name)}[/bold] (PDQ threshold {bank.pdq_threshold})"
     )
 
 
@@ -263,8 +283,7 @@ def import_command(
         with user_errors(), progress, file.open("rb") as raw:
             task = progress.add_task(f"importing {escape(file.name)}", total=file.stat().st_size)
             stream = _ProgressReader(raw, progress, task)
-            report = import_records(
-                banks.store,
+            report = banks.import_records(
                 name,
                 list_format.read(stream),  # type: ignore[arg-type]
                 source=source or file.name,
@@ -473,8 +492,7 @@ def add(
     not_used: list[str] = []
     pairs = list(_signals_of(targets, not_used, low_quality_pdq=allow_low_quality, video=video))
     with user_errors():
-        report = add_signals(
-            banks.store,
+        report = banks.add_signals(
             name,
             [signal for signal, _ in pairs],
             label or [],
@@ -498,7 +516,7 @@ def remove(name: str, targets: Targets) -> None:
     pairs = _signals_of(targets, not_used, low_quality_pdq=True, video=video)
     signals = [signal for signal, _ in pairs]
     with user_errors():
-        count = withdraw_signals(banks.store, name, signals)
+        count = banks.withdraw_signals(name, signals)
     stderr.print(f"withdrew {count} of {len(signals)} signals from {escape(name)}")
     if count == 0:
         raise typer.Exit(1)

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bastion import audit
 from bastion.banks import Banks
-from bastion.banks.entries import add_signals
 from bastion.cli.app import app
 from bastion.cli.common import load_settings, stderr
 from bastion.cli.scan import bank_versions, print_summary
@@ -47,12 +47,12 @@ def demo_command(
     stderr.print(f"wrote {len(written)} sample files to {escape(str(collection))}/")
     settings = replace(load_settings(), home=directory / "home", database_url=None)
     store = Store.open(settings)
-    banks = Banks(store)
+    banks = Banks(store, actor=audit.cli_actor())
     if not any(bank.name == "demo-known" for bank in banks.list()):
         banks.create("demo-known", description="hashes of two generated sample images")
     for name, label in PLANTED.items():
         fingerprint = hash_file(collection / name, settings=settings)
-        add_signals(store, "demo-known", fingerprint.signals, [label], source="demo")
+        banks.add_signals("demo-known", fingerprint.signals, [label], source="demo")
     index = Index.open(store, settings)
     plan = ScanPlan([str(collection)], SourceOptions(), bank_versions(banks, index))
     out = directory / "scan"

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from bastion import audit
 from bastion.banks import Banks
 from bastion.cli.app import app
 from bastion.cli.common import (
@@ -146,7 +147,7 @@ def scan_command(
         plan = ScanPlan(
             sources,
             options,
-            {} if no_banks else bank_versions(Banks(store), index),
+            {} if no_banks else bank_versions(Banks(store, actor=audit.cli_actor()), index),
             include_low_quality=include_low_quality,
             dihedral=dihedral,
             provenance=provenance,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from typing import Annotated
 
@@ -26,14 +24,6 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 review_app = typer.Typer(help="The review queue's stored media.", no_args_is_help=True)
 
 RoleOption = Annotated[Role, typer.Option("--role", help="admin, curator, reviewer or client.")]
-
-
-def _actor() -> str:
-    """The audit log's name for whoever runs the command on this machine."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"cli:uid{os.getuid()}"
 
 
 def _accounts() -> Accounts:
@@ -91,7 +81,7 @@ def user_add(
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with user_errors():
-        user = _accounts().add_user(name, role, password, actor=_actor())
+        user = _accounts().add_user(name, role, password, actor=audit.cli_actor())
     stderr.print(f"added {user.role} [bold]{escape(user.name)}[/bold]")
 
 
@@ -112,7 +102,7 @@ def user_list() -> None:
 def user_disable(name: str) -> None:
     """Disable a user and end their logins (their records stay)."""
     with user_errors():
-        _accounts().disable_user(name, actor=_actor())
+        _accounts().disable_user(name, actor=audit.cli_actor())
     stderr.print(f"disabled [bold]{escape(name)}[/bold]")
 
 
@@ -120,7 +110,7 @@ def user_disable(name: str) -> None:
 def key_create(name: str, role: RoleOption = Role.CLIENT) -> None:
     """Create a key and print it once; only its digest is stored."""
     with user_errors():
-        secret, info = _accounts().create_key(name, role, actor=_actor())
+        secret, info = _accounts().create_key(name, role, actor=audit.cli_actor())
     stderr.print(
         f"created {info.role} key [bold]{escape(info.name)}[/bold] (prefix {escape(info.prefix)}), "
         "shown only now:"
@@ -146,7 +136,7 @@ def key_list() -> None:
 def key_revoke(prefix: str) -> None:
     """Revoke a key by its prefix (serving processes stop accepting it within seconds)."""
     with user_errors():
-        info = _accounts().revoke_key(prefix, actor=_actor())
+        info = _accounts().revoke_key(prefix, actor=audit.cli_actor())
     stderr.print(f"revoked key [bold]{escape(info.name)}[/bold] ({escape(info.prefix)})")
 
 

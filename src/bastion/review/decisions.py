@@ -6,6 +6,10 @@ curator as feedback; a perceptual-only hit is allowlisted (its perceptual
 hash alone) by a curator, or when a second, different reviewer agrees.
 The reviewer who decided may undo it for ``UNDO_SECONDS``: the item is
 theirs again and its feedback and allowlisting are withdrawn.
+
+A decision and everything it implies (feedback, allowlisting, the record
+of how to undo it, the audit records) are one transaction, as is an undo
+and all it takes back: a worker killed half-way leaves neither half.
 """
 
 from __future__ import annotations
@@ -21,8 +25,7 @@ from sqlalchemy.orm import Session
 
 from bastion import audit
 from bastion.accounts import Permission, Principal
-from bastion.banks.bank import BankKind, BankNotFound, Banks, as_utc
-from bastion.banks.entries import add_signals, withdraw_signals
+from bastion.banks.bank import BankKind, BankNotFound, Banks
 from bastion.banks.labels import InvalidLabel, normalize_label
 from bastion.fingerprint import Signal
 from bastion.review.access import ItemAccess
@@ -37,6 +40,7 @@ from bastion.review.items import (
     unclaimed_status,
 )
 from bastion.signals.types import SignalKind, signal_type
+from bastion.store import as_utc
 from bastion.store.models import ListFeedback, ReviewItem, ReviewUpload
 
 #: Seconds in which the reviewer who decided an item may take the decision back.
@@ -88,6 +92,10 @@ class Decisions(ItemAccess):
             ]
             session.add_all(feedback)
             session.flush()
+            allowlisted = None
+            signal = outcome.allowlist
+            if signal is not None and self._allowlist(session, signal, item_id, who):
+                allowlisted = [signal.type, signal.value]
             undo = {
                 "user": who.id,
                 "at": now.isoformat(),
@@ -95,7 +103,7 @@ class Decisions(ItemAccess):
                 "status": outcome.values["status"],
                 "before": before,
                 "feedback": [record.id for record in feedback],
-                "allowlisted": None,
+                "allowlisted": allowlisted,
             }
             outcome.values["undo"] = json.dumps(undo)
             session.execute(
@@ -111,12 +119,6 @@ class Decisions(ItemAccess):
                 category=category,
                 feedback=len(feedback),
             )
-        if outcome.allowlist is not None and self._allowlist(outcome.allowlist, item_id, who):
-            undo["allowlisted"] = [outcome.allowlist.type, outcome.allowlist.value]
-            with self.store.transaction() as session:
-                session.execute(
-                    update(ReviewItem).where(ReviewItem.id == item_id).values(undo=json.dumps(undo))
-                )
         return self._fresh(item_id)
 
     def _outcome(
@@ -167,29 +169,21 @@ class Decisions(ItemAccess):
         }
         return _Outcome(decision.value, values, matches, allowlist)
 
-    def _allowlist(self, signal: Signal, item_id: int, who: Principal) -> bool:
-        """Put the matched perceptual hash on the review allowlist (created on first use);
-        True when this decision added it (so an undo takes it off again)."""
+    def _allowlist(self, session: Session, signal: Signal, item_id: int, who: Principal) -> bool:
+        """Put the matched perceptual hash on the review allowlist (created on first use),
+        in the decision's transaction; True when this decision added it (so an undo
+        takes it off again)."""
         name = self.settings.review_allowlist
-        banks = Banks(self.store)
+        banks = Banks(self.store, actor=who.actor, session=session)
         try:
             banks.get(name)
         except BankNotFound:
             banks.create(
                 name, kind=BankKind.ALLOWLIST, description="false positives found in review"
             )
-        report = add_signals(
-            self.store, name, [signal], ["review:false-positive"], source=f"review item {item_id}"
+        report = banks.add_signals(
+            name, [signal], ["review:false-positive"], source=f"review item {item_id}"
         )
-        with self.store.transaction() as session:
-            audit.record(
-                session,
-                who.actor,
-                "bank.allowlist",
-                f"bank:{name}",
-                item=item_id,
-                signal_type=signal.type,
-            )
         return bool(report.added or report.restored)
 
     def undo(self, item_id: int, who: Principal) -> Item:
@@ -241,6 +235,11 @@ class Decisions(ItemAccess):
                     session.execute(
                         delete(ListFeedback).where(ListFeedback.id.in_(record["feedback"]))
                     )
+                if record["allowlisted"]:
+                    kind, value = record["allowlisted"]
+                    Banks(self.store, actor=who.actor, session=session).withdraw_signals(
+                        self.settings.review_allowlist, [Signal(kind, value)]
+                    )
                 self._event(session, item_id, who, "undo", record["action"])
                 audit.record(
                     session, who.actor, "review.undo", f"item:{item_id}", decision=record["action"]
@@ -248,19 +247,6 @@ class Decisions(ItemAccess):
         except IntegrityError:
             # Only one item of a file may wait for a decision (a unique index).
             raise ReviewError(self._queued_again(item_id)) from None
-        if record["allowlisted"]:
-            name = self.settings.review_allowlist
-            kind, value = record["allowlisted"]
-            withdrawn = withdraw_signals(self.store, name, [Signal(kind, value)])
-            with self.store.transaction() as session:
-                audit.record(
-                    session,
-                    who.actor,
-                    "bank.withdraw",
-                    f"bank:{name}",
-                    item=item_id,
-                    withdrawn=withdrawn,
-                )
         return self._fresh(item_id)
 
     def _queued_again(self, item_id: int) -> str:

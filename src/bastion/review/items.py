@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bastion.banks.bank import as_utc
+from bastion.store import as_utc
 from bastion.store.models import ReviewItem
 
 

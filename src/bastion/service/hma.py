@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bastion.accounts import Principal
 from bastion.banks.bank import Bank, BankKind, BankNotFound, Banks
-from bastion.banks.entries import add_signals, content_entries, first_entry_id, withdraw_signals
+from bastion.banks.entries import content_entries, first_entry_id
 from bastion.fingerprint import Fingerprint, Signal
 from bastion.matching.match import match_signals
 from bastion.service import doors
@@ -253,26 +253,26 @@ def _fully_enabled(ratio: float | None) -> None:
 
 
 @router.get("/c/banks")
-def banks(_: BankReader, state: State) -> list[dict[str, Any]]:
-    return [hma_bank(bank) for bank in Banks(state.store).list()]
+def banks(who: BankReader, state: State) -> list[dict[str, Any]]:
+    return [hma_bank(bank) for bank in Banks(state.store, actor=who.actor).list()]
 
 
 @router.post("/c/banks", status_code=201)
 def bank_create(who: Curator, state: State, body: BankCreate) -> dict[str, Any]:
     _fully_enabled(body.enabled_ratio)
-    if any(bank.name == body.name for bank in Banks(state.store).list()):
+    if any(bank.name == body.name for bank in Banks(state.store, actor=who.actor).list()):
         raise ApiError(403, "Bank already exists")
-    return hma_bank(Banks(state.store).create(body.name))
+    return hma_bank(Banks(state.store, actor=who.actor).create(body.name))
 
 
 @router.get("/c/bank/{name}")
-def bank_get(_: BankReader, state: State, name: str) -> dict[str, Any]:
-    return hma_bank(Banks(state.store).get(name))
+def bank_get(who: BankReader, state: State, name: str) -> dict[str, Any]:
+    return hma_bank(Banks(state.store, actor=who.actor).get(name))
 
 
 @router.put("/c/bank/{name}")
 def bank_update(who: Curator, state: State, name: str, body: BankUpdate) -> dict[str, Any]:
-    bank = Banks(state.store).get(name)
+    bank = Banks(state.store, actor=who.actor).get(name)
     if body.name is not None and body.name != name:
         raise ApiError(400, "renaming banks is not supported")
     _fully_enabled(body.enabled_ratio)
@@ -282,7 +282,7 @@ def bank_update(who: Curator, state: State, name: str, body: BankUpdate) -> dict
 @router.delete("/c/bank/{name}")
 def bank_delete(who: Curator, state: State, name: str) -> dict[str, str]:
     with contextlib.suppress(BankNotFound):  # HMA answers "Done" for a bank already gone
-        Banks(state.store).delete(name)
+        Banks(state.store, actor=who.actor).delete(name)
     return {"message": "Done"}
 
 
@@ -297,10 +297,10 @@ def _add_content(
     if unexpected:
         raise ApiError(400, f"metadata contains unexpected keys: {', '.join(sorted(unexpected))}")
     content_id = str((metadata or {}).get("content_id") or f"hma:{secrets.token_hex(8)}")
-    Banks(state.store).get(bank)
+    Banks(state.store, actor=who.actor).get(bank)
     signals = [_signal(t, v) for t, v in hashes.items()]
-    add_signals(
-        state.store, bank, signals, source=who.actor, external_ids=[content_id] * len(signals)
+    Banks(state.store, actor=who.actor).add_signals(
+        bank, signals, source=who.actor, external_ids=[content_id] * len(signals)
     )
     state.refresh_now()
     return {
@@ -337,7 +337,7 @@ async def bank_add_content(
             parsed = json.loads(metadata)
         except json.JSONDecodeError:
             raise ApiError(400, "metadata should be a json object") from None
-    await run_in_threadpool(Banks(state.store).get, name)
+    await run_in_threadpool(Banks(state.store, actor=who.actor).get, name)
     found = await doors.media_fingerprint(state, fetcher, _upload(photo, video), url)
     return await run_in_threadpool(_add_content, state, who, name, hma_hashes(found), parsed)
 
@@ -368,11 +368,12 @@ def content_update(
     if not entries:
         raise ApiError(404, f"no content {content_id} in bank {name!r}")
     signals = [entry.signal for entry in entries]
+    banks = Banks(state.store, actor=who.actor)
     if body.enabled:
         external = [entry.external_id for entry in entries]
-        add_signals(state.store, name, signals, source=who.actor, external_ids=external)
+        banks.add_signals(name, signals, source=who.actor, external_ids=external)
     else:
-        withdraw_signals(state.store, name, signals)
+        banks.withdraw_signals(name, signals)
     state.refresh_now()
     return _content(state, name, content_id)
 
@@ -382,7 +383,8 @@ def content_delete(who: Curator, state: State, name: str, content_id: RowId) -> 
     entries = content_entries(state.store, name, content_id)
     if not entries:
         raise ApiError(404, f"no content {content_id} in bank {name!r}")
-    deleted = withdraw_signals(state.store, name, [entry.signal for entry in entries])
+    banks = Banks(state.store, actor=who.actor)
+    deleted = banks.withdraw_signals(name, [entry.signal for entry in entries])
     state.refresh_now()
     return {"deleted": deleted}
 

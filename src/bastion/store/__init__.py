@@ -1,5 +1,5 @@
 """Persistent state: SQLAlchemy models, Alembic migrations, the store handle."""
 
-from bastion.store.database import Store, StoreError
+from bastion.store.database import Store, StoreError, as_utc
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["Store", "StoreError", "as_utc"]

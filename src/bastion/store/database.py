@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # of random hashes, and SQLite's 2 MB default turns that into disk reads.
     cursor.execute("PRAGMA cache_size=-262144")
     cursor.close()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns stored UTC times without their zone; put it back."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def make_engine(url: str) -> Engine:

@@ -10,12 +10,9 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from bastion import audit
-from bastion.accounts import Principal
 from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD, Bank, BankKind, Banks
-from bastion.banks.entries import add_signals, export_entries, withdraw_signals
+from bastion.banks.entries import export_entries
 from bastion.service.security import BankReader, Curator, State
-from bastion.service.state import ServiceState
 from bastion.service.v1.signals import SignalIn, to_signals
 
 router = APIRouter()
@@ -53,22 +50,21 @@ def bank_dict(bank: Bank) -> dict[str, Any]:
 
 
 @router.get("/banks", tags=["banks"])
-def list_banks(_: BankReader, state: State) -> list[dict[str, Any]]:
-    return [bank_dict(bank) for bank in Banks(state.store).list()]
+def list_banks(who: BankReader, state: State) -> list[dict[str, Any]]:
+    return [bank_dict(bank) for bank in Banks(state.store, actor=who.actor).list()]
 
 
 @router.post("/banks", tags=["banks"], status_code=201)
 def create_bank(who: Curator, state: State, body: BankIn) -> dict[str, Any]:
-    bank = Banks(state.store).create(
+    bank = Banks(state.store, actor=who.actor).create(
         body.name, kind=body.kind, description=body.description, pdq_threshold=body.pdq_threshold
     )
-    _audit(state, who, "bank.create", f"bank:{bank.name}", kind=bank.kind.value)
     return bank_dict(bank)
 
 
 @router.get("/banks/{name}", tags=["banks"])
-def get_bank(_: BankReader, state: State, name: str) -> dict[str, Any]:
-    stats = Banks(state.store).stats(name)
+def get_bank(who: BankReader, state: State, name: str) -> dict[str, Any]:
+    stats = Banks(state.store, actor=who.actor).stats(name)
     return {
         **bank_dict(stats.bank),
         "active": stats.active,
@@ -80,40 +76,37 @@ def get_bank(_: BankReader, state: State, name: str) -> dict[str, Any]:
 
 @router.patch("/banks/{name}", tags=["banks"])
 def update_bank(who: Curator, state: State, name: str, body: BankPatch) -> dict[str, Any]:
-    bank = Banks(state.store).update(
+    bank = Banks(state.store, actor=who.actor).update(
         name, description=body.description, pdq_threshold=body.pdq_threshold
     )
-    _audit(state, who, "bank.update", f"bank:{name}", **body.model_dump(exclude_none=True))
     return bank_dict(bank)
 
 
 @router.delete("/banks/{name}", tags=["banks"])
 def delete_bank(who: Curator, state: State, name: str) -> dict[str, Any]:
-    removed = Banks(state.store).delete(name)
-    _audit(state, who, "bank.delete", f"bank:{name}", entries=removed)
+    removed = Banks(state.store, actor=who.actor).delete(name)
     return {"deleted": name, "entries": removed}
 
 
 @router.post("/banks/{name}/entries", tags=["banks"])
 def add_entries(who: Curator, state: State, name: str, body: EntriesIn) -> dict[str, Any]:
-    report = add_signals(state.store, name, to_signals(body.signals), body.labels, source=who.actor)
-    _audit(state, who, "bank.add", f"bank:{name}", added=report.added, signals=len(body.signals))
+    banks = Banks(state.store, actor=who.actor)
+    report = banks.add_signals(name, to_signals(body.signals), body.labels, source=who.actor)
     state.refresh_now()
     return report.to_dict()
 
 
 @router.post("/banks/{name}/entries/withdraw", tags=["banks"])
 def withdraw_entries(who: Curator, state: State, name: str, body: WithdrawIn) -> dict[str, Any]:
-    withdrawn = withdraw_signals(state.store, name, to_signals(body.signals))
-    _audit(state, who, "bank.withdraw", f"bank:{name}", withdrawn=withdrawn)
+    withdrawn = Banks(state.store, actor=who.actor).withdraw_signals(name, to_signals(body.signals))
     state.refresh_now()
     return {"withdrawn": withdrawn}
 
 
 @router.get("/banks/{name}/entries", tags=["banks"])
-def export_bank(_: BankReader, state: State, name: str) -> StreamingResponse:
+def export_bank(who: BankReader, state: State, name: str) -> StreamingResponse:
     """Every active entry, one JSON object a line (streamed: any bank size)."""
-    Banks(state.store).get(name)  # 404 before the stream starts
+    Banks(state.store, actor=who.actor).get(name)  # 404 before the stream starts
 
     def lines() -> Iterator[bytes]:
         for entry in export_entries(state.store, name):
@@ -126,8 +119,3 @@ def export_bank(_: BankReader, state: State, name: str) -> StreamingResponse:
             yield (json.dumps(record) + "\n").encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
-
-
-def _audit(state: ServiceState, who: Principal, action: str, target: str, **detail: Any) -> None:
-    with state.store.transaction() as session:
-        audit.record(session, who.actor, action, target, **detail)
