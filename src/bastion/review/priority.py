@@ -13,23 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bastion.banks.labels import severity
 from bastion.config import ConfigError
 
 TIERS = ("bank", "ai", "other")
-
-#: Rank of each list's category codes, highest first (codes only: what the
-#: codes mean is defined by each list, see ``bastion.banks.labels``).
-SEVERITY: Mapping[str, int] = {
-    "ncmec:A1": 4,
-    "ncmec:A2": 3,
-    "ncmec:B1": 2,
-    "ncmec:B2": 1,
-    "iwf:A": 3,
-    "iwf:B": 2,
-    "iwf:C": 1,
-    "projectvic:1": 3,
-    "projectvic:2": 2,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +42,7 @@ def priority(row: Mapping[str, Any], order: tuple[str, ...]) -> Priority:
     if matches:
         tier = "bank"
         within = max(
-            (SEVERITY.get(label, 0) for match in matches for label in match.get("labels", ())),
+            (severity(label) for match in matches for label in match.get("labels", ())),
             default=0,
         )
     elif level.startswith(("ai-generated", "ai-edited")):

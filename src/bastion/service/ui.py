@@ -36,11 +36,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 LOGIN_CSRF_COOKIE = "bastion_login_csrf"
 #: Category codes offered when confirming, by scheme (any valid label is accepted);
 #: nothing is preselected: the reviewer chooses.
-CATEGORIES = {
-    "NCMEC": [f"ncmec:{code}" for code in SCHEMES["ncmec"]],
-    "IWF": [f"iwf:{code}" for code in SCHEMES["iwf"]],
-    "Project VIC": [f"projectvic:{code}" for code in SCHEMES["projectvic"]],
-}
+CATEGORIES = {scheme.title: scheme.labels for scheme in SCHEMES.values()}
 #: The choice that decides "not abusive / other" instead of confirming a category.
 NOT_ABUSIVE = Decision.NOT_ABUSIVE.value
 VIEWS = {"protected": None, "colour": Reveal.COLOUR, "sharp": Reveal.SHARP, "full": Reveal.FULL}
