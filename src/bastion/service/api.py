@@ -90,13 +90,7 @@ def _signals(items: list[SignalIn]) -> list[Signal]:
 
 
 def bank_dict(bank: Bank) -> dict[str, Any]:
-    return {
-        "name": bank.name,
-        "kind": bank.kind.value,
-        "description": bank.description,
-        "pdq_threshold": bank.pdq_threshold,
-        "created_at": bank.created_at.isoformat(),
-    }
+    return bank.to_dict()
 
 
 def outcome_dict(outcome: MatchOutcome) -> dict[str, Any]:
