@@ -87,7 +87,7 @@ def log_in(
         refused.headers["Retry-After"] = str(max(1, round(wait)))
         return refused
     state = state_of(request)
-    login = state.accounts.log_in(
+    login = state.accounts.open_session(
         name, password, hours=state.settings.session_hours, address=client_address(request)
     )
     if login is None:
@@ -107,7 +107,7 @@ def log_in(
 
 @router.post("/logout")
 def log_out(request: Request, who: Reviewer) -> Response:
-    state_of(request).accounts.log_out(who)
+    state_of(request).accounts.close_session(who)
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
