@@ -9,14 +9,16 @@ within the AI tier, verified evidence before declared.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from bastion.banks.labels import severity
 from bastion.config import ConfigError
+from bastion.pipeline import ScanResult
+from bastion.provenance.evidence import Origin, Strength
 
 TIERS = ("bank", "ai", "other")
+#: Origins that put an item in the AI tier.
+_AI = frozenset({Origin.AI_GENERATED, Origin.AI_EDITED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +37,18 @@ def tier_order(setting: str) -> tuple[str, ...]:
     return order
 
 
-def priority(row: Mapping[str, Any], order: tuple[str, ...]) -> Priority:
-    """The priority of a scan result row (``ScanResult.to_row()``)."""
-    matches = row.get("matches") or []
-    level = str(row.get("provenance") or "")
-    if matches:
+def priority(result: ScanResult, order: tuple[str, ...]) -> Priority:
+    """The priority of a scan's result: its matches' labels, else its provenance."""
+    provenance = result.provenance
+    if result.matches:
         tier = "bank"
         within = max(
-            (severity(label) for match in matches for label in match.get("labels", ())),
+            (severity(label) for match in result.matches for label in match.labels),
             default=0,
         )
-    elif level.startswith(("ai-generated", "ai-edited")):
+    elif provenance is not None and provenance.origin in _AI:
         tier = "ai"
-        within = 2 if level.endswith("verified") else 1
+        within = 2 if provenance.strength is Strength.VERIFIED else 1
     else:
         tier = "other"
         within = 0

@@ -165,7 +165,7 @@ def scan(
         return {"verdict": result.verdict, "queued": None, "result": row}
     if not who.may(Permission.QUEUE):
         raise ApiError(403, f"role {who.role} may not queue items for review")
-    item = state.queue.enqueue(row, data, submitted_by=who.actor, name=name)
+    item = state.queue.enqueue(result, data, submitted_by=who.actor, name=name)
     return {
         "verdict": result.verdict,
         "queued": item.id,
