@@ -3,8 +3,9 @@
 Items fall into tiers - a hit in a known bank ("bank"), evidence of AI
 generation ("ai"), everything else ("other") - ordered by the operator
 (``BASTION_REVIEW_PRIORITY``, default ``bank,ai,other``).  Within the bank
-tier, the most severe category any matched entry carries comes first;
-within the AI tier, verified evidence before declared.
+tier, the most severe category any matched entry carries comes first (the
+ranks are in the schemes' table, ``bastion.banks.labels``); within the AI
+tier, verified evidence before declared.
 """
 
 from __future__ import annotations
