@@ -22,6 +22,9 @@ def test_bank_lifecycle(bastion, tmp_path: Path) -> None:  # type: ignore[no-unt
         "allowlist",
         "blocklist",
     ]
+    fp = json.loads(listing.stdout.splitlines()[0])
+    assert fp == {**fp, "name": "fp", "description": "", "pdq_threshold": 10}
+    assert list(fp) == ["name", "kind", "description", "pdq_threshold", "created_at", "active"]
 
     doc = tmp_path / "list.csv"
     doc.write_text(s.CSV_DOC)

@@ -38,6 +38,8 @@ def test_scan_matches_banks_and_queues_hits(service: Service) -> None:
         headers=curator,
     )
     assert added.json()["added"] == 1
+    [bank] = service.client.get("/v1/banks", headers=curator).json()
+    assert list(bank) == ["name", "kind", "description", "pdq_threshold", "created_at"]
     client = service.auth("client")
     hit = service.client.post(
         "/v1/scan",

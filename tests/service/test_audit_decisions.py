@@ -17,7 +17,10 @@ from bastion import audit
 from bastion.accounts import Accounts, Principal, Role
 from bastion.banks.bank import Banks
 from bastion.config import Settings
-from bastion.fingerprint import Signal
+from bastion.fingerprint import Fingerprint, Signal
+from bastion.matching.match import Match
+from bastion.pipeline import ScanResult
+from bastion.pipeline import Status as ScanStatus
 from bastion.review.items import Decision, Status
 from bastion.review.queue import ReviewQueue
 from bastion.store import Store
@@ -74,10 +77,14 @@ def _perceptual_item(store: Store, settings: Settings) -> tuple[ReviewQueue, int
     Banks(store, actor="test:setup").create("known")
     Banks(store, actor="test:setup").add_signals("known", [Signal("pdq", PDQ)])
     queue = ReviewQueue(store, settings)
-    match = {"bank": "known", "entry_id": 1, "signal_type": "pdq", "labels": []}
-    item = queue.enqueue(
-        {"verdict": "known", "pdq": PDQ, "matches": [match]}, b"x", submitted_by="t", name=None
-    ).id
+    scanned = ScanResult(
+        "upload",
+        "test",
+        ScanStatus.HASHED,
+        Fingerprint("image/jpeg", 1, (Signal("pdq", PDQ),)),
+        (Match("known", 1, "pdq", 0),),
+    )
+    item = queue.enqueue(scanned, b"x", submitted_by="t", name=None).id
     info = Accounts(store).add_user("cora", "curator", "a long test password", actor="test")
     curator = Principal("user", info.id, info.name, Role.CURATOR)
     assert queue.claim(curator) is not None

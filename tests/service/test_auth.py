@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bastion import accounts, audit
-from bastion.accounts import AccountError, Accounts
+from bastion import audit
+from bastion.accounts import AccountError, Accounts, passwords, sessions
 from bastion.service import security
 from bastion.store import Store
 from bastion.store.models import ApiKey, User
@@ -177,7 +177,7 @@ def test_a_login_flood_is_throttled_by_address_and_audited_in_one_record(
 ) -> None:
     """200 wrong logins with 200 names from one address: the address is throttled
     (429) and the audit log gets two records that count them all."""
-    monkeypatch.setattr(accounts, "_verify_password", lambda stored, password: False)
+    monkeypatch.setattr(passwords, "verify_password", lambda stored, password: False)
     statuses = _wrong_logins(service, [f"name{i}" for i in range(200)])
     assert statuses == [200] * 10 + [429] * 190
     assert len(_failed_logins(service.state.store)) == 1  # the first, at once
@@ -186,11 +186,11 @@ def test_a_login_flood_is_throttled_by_address_and_audited_in_one_record(
     assert first["actor"] == "user:name0"
     assert rest["actor"] == "address:testclient"
     assert (rest["failed"], rest["throttled"]) == (9, 190)
-    assert len(rest["names"]) == accounts.NAMES_RECORDED
+    assert len(rest["names"]) == sessions.NAMES_RECORDED
 
 
 def test_one_name_is_throttled_too(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accounts, "_verify_password", lambda stored, password: False)
+    monkeypatch.setattr(passwords, "verify_password", lambda stored, password: False)
     statuses = _wrong_logins(service, ["frank"] * 6)
     assert statuses == [200] * 5 + [429]
 
@@ -199,12 +199,12 @@ def test_failed_logins_are_counted_per_window(store: Store) -> None:
     now = [0.0]
     users = Accounts(store, clock=lambda: now[0])
     for name in ("a1", "a2", "a3"):
-        assert users.log_in(name, "wrong password!", hours=1, address="192.0.2.1") is None
-    assert users.log_in("b1", "wrong password!", hours=1, address="192.0.2.2") is None
+        assert users.open_session(name, "wrong password!", hours=1, address="192.0.2.1") is None
+    assert users.open_session("b1", "wrong password!", hours=1, address="192.0.2.2") is None
     assert [r["actor"] for r in _failed_logins(store)] == ["user:a1", "user:b1"]
-    now[0] = accounts.FAILED_LOGIN_WINDOW + 1
+    now[0] = sessions.FAILED_LOGIN_WINDOW + 1
     # A failure after the window records the window's count and opens a new one.
-    assert users.log_in("a4", "wrong password!", hours=1, address="192.0.2.1") is None
+    assert users.open_session("a4", "wrong password!", hours=1, address="192.0.2.1") is None
     records = _failed_logins(store)
     assert [r["actor"] for r in records] == [
         "user:a1",
@@ -225,16 +225,16 @@ def test_every_login_checks_one_password_hash(
     users.add_user("gone", "reviewer", PASSWORD, actor="test")
     users.disable_user("gone", actor="test")
     checked: list[str] = []
-    real = accounts._verify_password
+    real = passwords.verify_password
 
     def spy(stored: str, password: str) -> bool:
         checked.append(stored)
         return real(stored, password)
 
-    monkeypatch.setattr(accounts, "_verify_password", spy)
+    monkeypatch.setattr(passwords, "verify_password", spy)
     for name in ("nobody", "gone", "known"):
         checked.clear()
-        assert users.log_in(name, "wrong password!", hours=1) is None
+        assert users.open_session(name, "wrong password!", hours=1) is None
         assert len(checked) == 1, name
         assert checked[0].startswith("$argon2id$")
-    assert users.log_in("known", PASSWORD, hours=1) is not None
+    assert users.open_session("known", PASSWORD, hours=1) is not None

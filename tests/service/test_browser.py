@@ -57,7 +57,7 @@ def test_log_in_claim_reveal_decide(browser_server: LiveServer) -> None:
     state.accounts.add_user("reviewer1", "reviewer", PASSWORD, actor="test")
     data = encode(photo_like(640, 480, seed=7))
     scanned = scan_item(ScanItem("upload.jpg", "upload", data=data), state.index, state.settings)
-    item = state.queue.enqueue(scanned.to_row(), data, submitted_by="key:test", name="upload.jpg")
+    item = state.queue.enqueue(scanned, data, submitted_by="key:test", name="upload.jpg")
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:

@@ -12,12 +12,14 @@ from sqlalchemy import select
 
 from bastion.accounts import Principal, Role
 from bastion.config import Settings
+from bastion.provenance.evidence import Origin, Strength
 from bastion.review.items import Decision, ReviewError
 from bastion.review.queue import ReviewQueue
 from bastion.samples import encode
 from bastion.store import Store
 from bastion.store.models import ReviewMedia
 from tests.service.conftest import Service, image_bytes, start_service
+from tests.service.scanned import scan_result
 
 
 def _queue_upload(service: Service, seed: int, data: bytes | None = None) -> int:
@@ -129,7 +131,7 @@ def test_escalated_items_go_to_curators_and_skips_to_others(
     store: Store, settings: Settings
 ) -> None:
     queue = ReviewQueue(store, settings)
-    first = queue.enqueue({"verdict": "unknown"}, b"x", submitted_by="test", name=None).id
+    first = queue.enqueue(scan_result(), b"x", submitted_by="test", name=None).id
     reviewer, other = _person(store, "wes"), _person(store, "xena")
     curator = _person(store, "yves", "curator")
     claimed = queue.claim(reviewer)
@@ -150,10 +152,11 @@ def test_escalated_items_go_to_curators_and_skips_to_others(
 def test_priority_order(store: Store, settings: Settings) -> None:
     queue = ReviewQueue(store, settings)
     rows = {
-        "other": {"verdict": "unknown"},
-        "ai": {"verdict": "ai-generated", "provenance": "ai-generated — declared"},
-        "mild": {"verdict": "known", "matches": [{"bank": "b", "labels": ["ncmec:B2"]}]},
-        "severe": {"verdict": "known", "matches": [{"bank": "b", "labels": ["ncmec:A1"]}]},
+        "other": scan_result(),
+        "declared": scan_result(origin=Origin.AI_GENERATED, strength=Strength.DECLARED),
+        "verified": scan_result(origin=Origin.AI_EDITED, strength=Strength.VERIFIED),
+        "mild": scan_result(matched=[["ncmec:B2"]]),
+        "severe": scan_result(matched=[["iwf:C"], ["ncmec:A1", "a tag"]]),
     }
     ids = {
         name: queue.enqueue(row, b"x", submitted_by="t", name=name).id for name, row in rows.items()
@@ -165,7 +168,7 @@ def test_priority_order(store: Store, settings: Settings) -> None:
         assert item is not None
         order.append(item.name)
         queue.decide(item.id, reviewer, Decision.CONFIRMED, category="iwf:C")
-    assert order == ["severe", "mild", "ai", "other"]
+    assert order == ["severe", "mild", "verified", "declared", "other"]
     assert ids
 
 
@@ -174,7 +177,7 @@ def test_media_is_encrypted_at_rest(store: Store, settings: Settings) -> None:
 
     queue = ReviewQueue(store, replace(settings, media_keys=new_key()))
     data = image_bytes(25)
-    item = queue.enqueue({"verdict": "unknown"}, data, submitted_by="t", name=None)
+    item = queue.enqueue(scan_result(), data, submitted_by="t", name=None)
     with store.sessions() as session:
         blob = session.execute(
             select(ReviewMedia.blob).where(ReviewMedia.item_id == item.id)
@@ -183,7 +186,7 @@ def test_media_is_encrypted_at_rest(store: Store, settings: Settings) -> None:
     assert len(blob) >= len(data)
     # Without the key the item is still queued, with its hashes but no media.
     keyless = ReviewQueue(store, replace(settings, media_keys=""))
-    bare = keyless.enqueue({"verdict": "unknown"}, data, submitted_by="t", name=None)
+    bare = keyless.enqueue(scan_result(), data, submitted_by="t", name=None)
     assert bare.media_state == "not-kept"
 
 
@@ -194,8 +197,7 @@ def test_retention_deletes_media_unless_on_hold(store: Store, settings: Settings
     reviewer = _person(store, "amy")
     curator = _person(store, "bob", "curator")
     kept, held = (
-        queue.enqueue({"verdict": "unknown"}, b"data", submitted_by="t", name=None).id
-        for _ in range(2)
+        queue.enqueue(scan_result(), b"data", submitted_by="t", name=None).id for _ in range(2)
     )
     for _ in range(2):
         item = queue.claim(reviewer)
@@ -214,7 +216,7 @@ def test_retention_deletes_media_unless_on_hold(store: Store, settings: Settings
 def test_confirmed_items_are_kept_a_year_by_default(store: Store, settings: Settings) -> None:
     queue = ReviewQueue(store, settings)
     reviewer = _person(store, "cal")
-    queue.enqueue({"verdict": "known"}, b"d", submitted_by="t", name=None)
+    queue.enqueue(scan_result(matched=[[]]), b"d", submitted_by="t", name=None)
     item = queue.claim(reviewer)
     assert item is not None
     decided = queue.decide(item.id, reviewer, Decision.CONFIRMED, category="ncmec:A2")
@@ -226,7 +228,7 @@ def test_confirmed_items_are_kept_a_year_by_default(store: Store, settings: Sett
 def test_unknown_category_is_refused(store: Store, settings: Settings) -> None:
     queue = ReviewQueue(store, settings)
     reviewer = _person(store, "dan")
-    queue.enqueue({"verdict": "known"}, b"d", submitted_by="t", name=None)
+    queue.enqueue(scan_result(matched=[[]]), b"d", submitted_by="t", name=None)
     item = queue.claim(reviewer)
     assert item is not None
     with pytest.raises(ReviewError, match="ncmec"):
@@ -239,7 +241,7 @@ def test_twenty_reviewers_claiming_at_once_never_share(
 ) -> None:
     queue = ReviewQueue(store, settings)
     for number in range(items):
-        queue.enqueue({"verdict": "unknown"}, b"x", submitted_by="t", name=str(number))
+        queue.enqueue(scan_result(), b"x", submitted_by="t", name=str(number))
     reviewers = [_person(store, f"r{number}") for number in range(20)]
     start = threading.Barrier(len(reviewers))
     claims: dict[str, int | None] = {}

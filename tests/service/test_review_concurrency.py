@@ -19,22 +19,19 @@ from sqlalchemy.orm import Session
 
 from bastion.accounts import Accounts, Principal, Role
 from bastion.config import Settings
+from bastion.pipeline import ScanResult
 from bastion.review.items import Decision, ReviewError, Status
 from bastion.review.queue import ReviewQueue
 from bastion.review.vault import new_key
 from bastion.store import Store
 from bastion.store.models import ReviewItem, ReviewMedia, ReviewUpload
+from tests.service.scanned import scan_result
 
 UPLOADS = 8
 
 
-def _row(data: bytes) -> dict[str, object]:
-    return {
-        "verdict": "known",
-        "media_type": "image/jpeg",
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "matches": [{"bank": "b", "entry_id": 1, "signal_type": "sha256", "labels": []}],
-    }
+def _scanned(data: bytes) -> ScanResult:
+    return scan_result(hashlib.sha256(data).hexdigest(), matched=[[]])
 
 
 def _everyone_looks_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,7 +59,7 @@ def test_simultaneous_first_uploads_of_a_file_make_one_item(
     _everyone_looks_first(monkeypatch)
 
     def upload(n: int) -> int:
-        return queue.enqueue(_row(data), data, submitted_by=f"key:{n}", name=f"{n}.jpg").id
+        return queue.enqueue(_scanned(data), data, submitted_by=f"key:{n}", name=f"{n}.jpg").id
 
     with ThreadPoolExecutor(UPLOADS) as pool:
         ids = list(pool.map(upload, range(UPLOADS)))
@@ -82,12 +79,12 @@ def test_undo_does_not_reopen_a_file_queued_again_since(store: Store, settings: 
     and the newer item (which stands for the new upload) is the one to decide."""
     queue = ReviewQueue(store, settings)
     data = b"decided, then uploaded again"
-    first = queue.enqueue(_row(data), data, submitted_by="key:a", name="a.jpg").id
+    first = queue.enqueue(_scanned(data), data, submitted_by="key:a", name="a.jpg").id
     info = Accounts(store).add_user("ada", "reviewer", "a long test password", actor="test")
     reviewer = Principal("user", info.id, info.name, Role.REVIEWER)
     queue.claim(reviewer)
     queue.decide(first, reviewer, Decision.CONFIRMED, category="ncmec:B2")
-    again = queue.enqueue(_row(data), data, submitted_by="key:b", name="b.jpg").id
+    again = queue.enqueue(_scanned(data), data, submitted_by="key:b", name="b.jpg").id
     assert again != first
     with pytest.raises(ReviewError, match=f"item {again}"):
         queue.undo(first, reviewer)

@@ -17,11 +17,13 @@ from fastapi.testclient import TestClient
 from bastion.accounts import Accounts, Principal, Role
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
+from bastion.provenance.evidence import Origin, Strength
 from bastion.review import decisions as review_decisions
 from bastion.review.items import Decision, ReviewError, Status
 from bastion.review.queue import ReviewQueue
 from bastion.store import Store
 from tests.service.conftest import Service, image_bytes, start_service
+from tests.service.scanned import scan_result
 
 
 def _scan(service: Service, data: bytes, name: str = "x.jpg", **form: str) -> dict[str, Any]:
@@ -246,7 +248,7 @@ def test_the_same_file_is_linked_to_its_open_item(service: Service) -> None:
 
 def test_a_decided_file_is_queued_again(store: Store, settings: Settings) -> None:
     queue = ReviewQueue(store, settings)
-    row = {"verdict": "unknown", "sha256": "ab" * 32}
+    row = scan_result("ab" * 32)
     first = queue.enqueue(row, b"x", submitted_by="t", name="a").id
     assert queue.enqueue(row, b"x", submitted_by="t", name="b").id == first
     reviewer = _person(store, "hal")
@@ -263,7 +265,7 @@ def test_an_escalated_item_skipped_by_an_admin_stays_escalated(
     store: Store, settings: Settings
 ) -> None:
     queue = ReviewQueue(store, settings)
-    item = queue.enqueue({"verdict": "known"}, b"x", submitted_by="t", name=None).id
+    item = queue.enqueue(scan_result(matched=[[]]), b"x", submitted_by="t", name=None).id
     reviewer, admin = _person(store, "ida"), _person(store, "jon", "admin")
     other = _person(store, "kim")
     assert queue.claim(reviewer) is not None
@@ -283,7 +285,7 @@ def test_a_stale_claim_on_an_escalated_item_goes_to_curators_only(
     store: Store, settings: Settings
 ) -> None:
     queue = ReviewQueue(store, replace(settings, claim_minutes=0))
-    item = queue.enqueue({"verdict": "known"}, b"x", submitted_by="t", name=None).id
+    item = queue.enqueue(scan_result(matched=[[]]), b"x", submitted_by="t", name=None).id
     reviewer, other = _person(store, "max"), _person(store, "ned")
     curator = _person(store, "ola", "curator")
     assert queue.claim(reviewer) is not None
@@ -318,7 +320,12 @@ def test_the_decision_form_preselects_nothing(service: Service) -> None:
 
 def test_not_abusive_is_an_outcome(store: Store, settings: Settings) -> None:
     queue = ReviewQueue(store, settings)
-    queue.enqueue({"verdict": "ai-generated"}, b"x", submitted_by="t", name=None)
+    queue.enqueue(
+        scan_result(origin=Origin.AI_GENERATED, strength=Strength.DECLARED),
+        b"x",
+        submitted_by="t",
+        name=None,
+    )
     reviewer = _person(store, "rex")
     item = queue.claim(reviewer)
     assert item is not None
@@ -331,7 +338,7 @@ def test_a_decision_can_be_undone_by_its_reviewer_for_a_moment(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = ReviewQueue(store, settings)
-    item = queue.enqueue({"verdict": "known"}, b"x", submitted_by="t", name=None).id
+    item = queue.enqueue(scan_result(matched=[[]]), b"x", submitted_by="t", name=None).id
     reviewer, other = _person(store, "sid"), _person(store, "tom")
     queue.claim(reviewer)
     queue.decide(item, reviewer, Decision.CONFIRMED, category="ncmec:A2")

@@ -74,6 +74,16 @@ class Bank:
             as_utc(row.created_at),
         )
 
+    def to_dict(self) -> dict[str, str | int]:
+        """The bank as JSON, the same from every door (CLI and API)."""
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "description": self.description,
+            "pdq_threshold": self.pdq_threshold,
+            "created_at": self.created_at.isoformat(),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ImportSummary:

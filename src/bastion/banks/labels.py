@@ -9,13 +9,36 @@ without a known scheme prefix is a free tag.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-#: Category codes each scheme defines; anything else is a typo or a new scale.
-SCHEMES: dict[str, tuple[str, ...]] = {
-    "ncmec": ("A1", "A2", "B1", "B2"),
-    "iwf": ("A", "B", "C"),
-    "projectvic": ("0", "1", "2", "3", "4"),
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    """A list's category scale: its label prefix, the name people know it by,
+    and each code with its severity rank (higher is reviewed first; 0 none)."""
+
+    prefix: str
+    title: str
+    codes: Mapping[str, int]
+
+    @property
+    def labels(self) -> list[str]:
+        """Every category of the scheme as a label, ``ncmec:A1`` first."""
+        return [f"{self.prefix}:{code}" for code in self.codes]
+
+
+#: The category codes each scheme defines (anything else is a typo or a new
+#: scale) and their severity ranks.  Ranks are codes' order within a scheme,
+#: comparable across schemes only roughly: what the codes mean is defined by
+#: each list.
+SCHEMES: dict[str, Scheme] = {
+    scheme.prefix: scheme
+    for scheme in (
+        Scheme("ncmec", "NCMEC", {"A1": 4, "A2": 3, "B1": 2, "B2": 1}),
+        Scheme("iwf", "IWF", {"A": 3, "B": 2, "C": 1}),
+        Scheme("projectvic", "Project VIC", {"0": 0, "1": 3, "2": 2, "3": 0, "4": 0}),
+    )
 }
 #: Separates labels in one text field (CSV column, database row).
 SEPARATOR = ";"
@@ -31,13 +54,13 @@ def normalize_label(text: str) -> str:
     """``"NCMEC:a1"`` -> ``"ncmec:A1"``; free tags are kept as written (trimmed)."""
     label = text.strip()
     scheme, found, code = label.partition(":")
-    codes = SCHEMES.get(scheme.strip().lower()) if found else None
-    if codes is not None:
+    known = SCHEMES.get(scheme.strip().lower()) if found else None
+    if known is not None:
         canonical = code.strip().upper()
-        if canonical not in codes:
+        if canonical not in known.codes:
             raise InvalidLabel(
-                f"unknown {scheme.strip().lower()} category {code.strip()!r} "
-                f"(expected one of {', '.join(codes)})"
+                f"unknown {known.prefix} category {code.strip()!r} "
+                f"(expected one of {', '.join(known.codes)})"
             )
         return f"{scheme.strip().lower()}:{canonical}"
     if not _TAG.fullmatch(label):
@@ -45,6 +68,13 @@ def normalize_label(text: str) -> str:
             f"tag {label[:40]!r} must be 1-200 characters without ';' or control characters"
         )
     return label
+
+
+def severity(label: str) -> int:
+    """The severity rank of a canonical label (0 for a free tag or an unranked code)."""
+    scheme, _, code = label.partition(":")
+    known = SCHEMES.get(scheme)
+    return known.codes.get(code, 0) if known else 0
 
 
 def normalize_labels(labels: Iterable[str]) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bastion import audit
-from bastion.banks import Bank, BankKind, Banks
+from bastion.banks import BankKind, Banks
 from bastion.banks.bank import ImportSummary
 from bastion.banks.entries import export_entries
 from bastion.banks.importer import ImportReport
@@ -105,7 +105,7 @@ def list_banks(
     rows = [(bank, banks.stats(bank.name)) for bank in banks.list()]
     if as_json:
         for bank, stats in rows:
-            typer.echo(json.dumps({**_bank_dict(bank), "active": stats.active}))
+            typer.echo(json.dumps({**bank.to_dict(), "active": stats.active}))
         return
     table = Table("bank", "kind", "pdq threshold", "entries", "withdrawn", "description")
     for bank, stats in rows:  # user data: shown as written, never as markup
@@ -120,16 +120,6 @@ def list_banks(
     Console().print(table)
 
 
-def _bank_dict(bank: Bank) -> dict[str, object]:
-    return {
-        "name": bank.name,
-        "kind": str(bank.kind),
-        "pdq_threshold": bank.pdq_threshold,
-        "description": bank.description,
-        "created_at": bank.created_at.isoformat(),
-    }
-
-
 @bank_app.command("show")
 def show(
     name: str,
@@ -141,7 +131,7 @@ def show(
     last = stats.last_import
     if as_json:
         record = {
-            **_bank_dict(stats.bank),
+            **stats.bank.to_dict(),
             "active": stats.active,
             "withdrawn": stats.withdrawn,
             "by_signal_type": stats.by_signal_type,

@@ -1,6 +1,5 @@
-"""What is on record about items: the uploads and proposal behind one, earlier
-decisions on the same or a near file, reviewers' list feedback, and the facts
-a hotline report needs (hashes, decision, who saw the file)."""
+"""What is on record about an item: the uploads and proposal behind it, and
+earlier decisions on the same or a near file."""
 
 from __future__ import annotations
 
@@ -10,16 +9,13 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from bastion.accounts import Permission, Principal
+from bastion.accounts import Principal
 from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD
 from bastion.review.access import ItemAccess
-from bastion.review.items import Decision, Item, NotFound, Status
+from bastion.review.items import Decision, Status
 from bastion.signals.pdq import hamming
 from bastion.store import as_utc
-from bastion.store.models import ListFeedback, ReviewEvent, ReviewItem, ReviewUpload, User
-
-#: The hashes a hotline report of an item carries.
-_SIGNALS = ("md5", "sha1", "sha256", "pdq")
+from bastion.store.models import ReviewItem, ReviewUpload, User
 
 
 class History(ItemAccess):
@@ -55,65 +51,6 @@ class History(ItemAccess):
                 )
             earlier = _earlier(session, row)
         return {"upload_log": upload_log, "proposals": proposals, "earlier": earlier}
-
-    def feedback(
-        self, who: Principal, *, bank: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """Reviewers' disagreements with list entries, newest first, for curators."""
-        self._require(who, Permission.HOLD, person=False)
-        statement = (
-            select(ListFeedback, User.name)
-            .join(User, User.id == ListFeedback.user_id)
-            .order_by(ListFeedback.id.desc())
-            .limit(limit)
-        )
-        if bank is not None:
-            statement = statement.where(ListFeedback.bank == bank)
-        with self.store.sessions() as session:
-            return [
-                {
-                    "id": record.id,
-                    "at": as_utc(record.at).isoformat(),
-                    "item": record.item_id,
-                    "bank": record.bank,
-                    "entry_id": record.entry_id,
-                    "signal_type": record.signal_type,
-                    "decision": record.decision,
-                    "note": record.note,
-                    "user": name,
-                }
-                for record, name in session.execute(statement).all()
-            ]
-
-    def report(self, item_id: int, who: Principal) -> dict[str, Any]:
-        """What a hotline report needs: hashes, decision and who saw the file."""
-        self._require(who, Permission.HOLD, person=False)
-        with self.store.sessions() as session:
-            row = session.get(ReviewItem, item_id)
-            if row is None:
-                raise NotFound(f"no review item {item_id}")
-            events = session.execute(
-                select(ReviewEvent.at, ReviewEvent.action, ReviewEvent.detail, User.name)
-                .join(User, User.id == ReviewEvent.user_id)
-                .where(ReviewEvent.item_id == item_id)
-                .order_by(ReviewEvent.id)
-            ).all()
-        item = Item.from_row(row)
-        reveals = [e for e in events if e.action == "reveal"]
-        return {
-            "item": item.id,
-            "hashes": {name: item.result.get(name) for name in _SIGNALS},
-            "media_type": item.media_type,
-            "decision": item.decision,
-            "category": item.category,
-            "decided_at": item.decided_at.isoformat() if item.decided_at else None,
-            # CyberTipline: whether a person at the provider viewed the file.
-            "fileViewedByEsp": bool(reveals),
-            "events": [
-                {"at": as_utc(at).isoformat(), "user": user, "action": action, "detail": detail}
-                for at, action, detail, user in events
-            ],
-        }
 
 
 def _earlier(session: Session, row: ReviewItem) -> list[dict[str, Any]]:

@@ -3,33 +3,23 @@
 Items fall into tiers - a hit in a known bank ("bank"), evidence of AI
 generation ("ai"), everything else ("other") - ordered by the operator
 (``BASTION_REVIEW_PRIORITY``, default ``bank,ai,other``).  Within the bank
-tier, the most severe category any matched entry carries comes first;
-within the AI tier, verified evidence before declared.
+tier, the most severe category any matched entry carries comes first (the
+ranks are in the schemes' table, ``bastion.banks.labels``); within the AI
+tier, verified evidence before declared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from bastion.banks.labels import severity
 from bastion.config import ConfigError
+from bastion.pipeline import ScanResult
+from bastion.provenance.evidence import Origin, Strength
 
 TIERS = ("bank", "ai", "other")
-
-#: Rank of each list's category codes, highest first (codes only: what the
-#: codes mean is defined by each list, see ``bastion.banks.labels``).
-SEVERITY: Mapping[str, int] = {
-    "ncmec:A1": 4,
-    "ncmec:A2": 3,
-    "ncmec:B1": 2,
-    "ncmec:B2": 1,
-    "iwf:A": 3,
-    "iwf:B": 2,
-    "iwf:C": 1,
-    "projectvic:1": 3,
-    "projectvic:2": 2,
-}
+#: Origins that put an item in the AI tier.
+_AI = frozenset({Origin.AI_GENERATED, Origin.AI_EDITED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +38,18 @@ def tier_order(setting: str) -> tuple[str, ...]:
     return order
 
 
-def priority(row: Mapping[str, Any], order: tuple[str, ...]) -> Priority:
-    """The priority of a scan result row (``ScanResult.to_row()``)."""
-    matches = row.get("matches") or []
-    level = str(row.get("provenance") or "")
-    if matches:
+def priority(result: ScanResult, order: tuple[str, ...]) -> Priority:
+    """The priority of a scan's result: its matches' labels, else its provenance."""
+    provenance = result.provenance
+    if result.matches:
         tier = "bank"
         within = max(
-            (SEVERITY.get(label, 0) for match in matches for label in match.get("labels", ())),
+            (severity(label) for match in result.matches for label in match.labels),
             default=0,
         )
-    elif level.startswith(("ai-generated", "ai-edited")):
+    elif provenance is not None and provenance.origin in _AI:
         tier = "ai"
-        within = 2 if level.endswith("verified") else 1
+        within = 2 if provenance.strength is Strength.VERIFIED else 1
     else:
         tier = "other"
         within = 0

@@ -89,7 +89,7 @@ async def authenticate(request: Request) -> Principal:
         return principal
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        found = await run_in_threadpool(state.accounts.login, token)
+        found = await run_in_threadpool(state.accounts.session_principal, token)
         if found is not None:
             principal, csrf = found
             if request.method not in SAFE_METHODS:

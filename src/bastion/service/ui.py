@@ -36,11 +36,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 LOGIN_CSRF_COOKIE = "bastion_login_csrf"
 #: Category codes offered when confirming, by scheme (any valid label is accepted);
 #: nothing is preselected: the reviewer chooses.
-CATEGORIES = {
-    "NCMEC": [f"ncmec:{code}" for code in SCHEMES["ncmec"]],
-    "IWF": [f"iwf:{code}" for code in SCHEMES["iwf"]],
-    "Project VIC": [f"projectvic:{code}" for code in SCHEMES["projectvic"]],
-}
+CATEGORIES = {scheme.title: scheme.labels for scheme in SCHEMES.values()}
 #: The choice that decides "not abusive / other" instead of confirming a category.
 NOT_ABUSIVE = Decision.NOT_ABUSIVE.value
 VIEWS = {"protected": None, "colour": Reveal.COLOUR, "sharp": Reveal.SHARP, "full": Reveal.FULL}
@@ -91,7 +87,7 @@ def log_in(
         refused.headers["Retry-After"] = str(max(1, round(wait)))
         return refused
     state = state_of(request)
-    login = state.accounts.log_in(
+    login = state.accounts.open_session(
         name, password, hours=state.settings.session_hours, address=client_address(request)
     )
     if login is None:
@@ -111,7 +107,7 @@ def log_in(
 
 @router.post("/logout")
 def log_out(request: Request, who: Reviewer) -> Response:
-    state_of(request).accounts.log_out(who)
+    state_of(request).accounts.close_session(who)
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

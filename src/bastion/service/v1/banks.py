@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD, Bank, BankKind, Banks
+from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD, BankKind, Banks
 from bastion.banks.entries import export_entries
 from bastion.service.security import BankReader, Curator, State
 from bastion.service.v1.signals import SignalIn, to_signals
@@ -39,19 +39,9 @@ class WithdrawIn(BaseModel):
     signals: list[SignalIn] = Field(min_length=1, max_length=100_000)
 
 
-def bank_dict(bank: Bank) -> dict[str, Any]:
-    return {
-        "name": bank.name,
-        "kind": bank.kind.value,
-        "description": bank.description,
-        "pdq_threshold": bank.pdq_threshold,
-        "created_at": bank.created_at.isoformat(),
-    }
-
-
 @router.get("/banks", tags=["banks"])
 def list_banks(who: BankReader, state: State) -> list[dict[str, Any]]:
-    return [bank_dict(bank) for bank in Banks(state.store, actor=who.actor).list()]
+    return [bank.to_dict() for bank in Banks(state.store, actor=who.actor).list()]
 
 
 @router.post("/banks", tags=["banks"], status_code=201)
@@ -59,14 +49,14 @@ def create_bank(who: Curator, state: State, body: BankIn) -> dict[str, Any]:
     bank = Banks(state.store, actor=who.actor).create(
         body.name, kind=body.kind, description=body.description, pdq_threshold=body.pdq_threshold
     )
-    return bank_dict(bank)
+    return bank.to_dict()
 
 
 @router.get("/banks/{name}", tags=["banks"])
 def get_bank(who: BankReader, state: State, name: str) -> dict[str, Any]:
     stats = Banks(state.store, actor=who.actor).stats(name)
     return {
-        **bank_dict(stats.bank),
+        **stats.bank.to_dict(),
         "active": stats.active,
         "withdrawn": stats.withdrawn,
         "by_signal_type": stats.by_signal_type,
@@ -79,7 +69,7 @@ def update_bank(who: Curator, state: State, name: str, body: BankPatch) -> dict[
     bank = Banks(state.store, actor=who.actor).update(
         name, description=body.description, pdq_threshold=body.pdq_threshold
     )
-    return bank_dict(bank)
+    return bank.to_dict()
 
 
 @router.delete("/banks/{name}", tags=["banks"])

@@ -128,7 +128,7 @@ def _scanned_dict(
     row = result.to_row()
     if not queue:
         return {"verdict": result.verdict, "queued": None, "result": row}
-    queued = state.queue.enqueue(row, item.data or b"", submitted_by=who.actor, name=item.name)
+    queued = state.queue.enqueue(result, item.data or b"", submitted_by=who.actor, name=item.name)
     return {
         "verdict": result.verdict,
         "queued": queued.id,
