@@ -49,6 +49,8 @@ class Bank:
     description: str
     pdq_threshold: int
     created_at: datetime
+    #: Share of lookups the bank answers in (HMA's switch): 0 is disabled.
+    matching_enabled_ratio: float = 1.0
 
     @classmethod
     def from_row(cls, row: BankRow) -> Bank:
@@ -59,6 +61,7 @@ class Bank:
             row.description,
             row.pdq_threshold,
             as_utc(row.created_at),
+            row.matching_enabled_ratio,
         )
 
 
@@ -107,6 +110,12 @@ def validate_threshold(threshold: int) -> int:
     return threshold
 
 
+def validate_ratio(ratio: float) -> float:
+    if not 0.0 <= ratio <= 1.0:
+        raise BankError(f"matching_enabled_ratio must be between 0 and 1, not {ratio}")
+    return ratio
+
+
 def bank_row(session: Session, name: str) -> BankRow:
     row = session.execute(select(BankRow).where(BankRow.name == name)).scalar_one_or_none()
     if row is None:
@@ -127,6 +136,7 @@ class Banks:
         kind: BankKind = BankKind.BLOCKLIST,
         description: str = "",
         pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+        matching_enabled_ratio: float = 1.0,
     ) -> Bank:
         row = BankRow(
             name=validate_bank_name(name),
@@ -134,6 +144,7 @@ class Banks:
             description=description,
             pdq_threshold=validate_threshold(pdq_threshold),
             created_at=datetime.now(UTC),
+            matching_enabled_ratio=validate_ratio(matching_enabled_ratio),
         )
         try:
             with self.store.transaction() as session:
@@ -153,7 +164,12 @@ class Banks:
             return [Bank.from_row(row) for row in rows]
 
     def update(
-        self, name: str, *, description: str | None = None, pdq_threshold: int | None = None
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        pdq_threshold: int | None = None,
+        matching_enabled_ratio: float | None = None,
     ) -> Bank:
         with self.store.transaction() as session:
             row = bank_row(session, name)
@@ -161,6 +177,10 @@ class Banks:
                 row.description = description
             if pdq_threshold is not None:
                 row.pdq_threshold = validate_threshold(pdq_threshold)
+            if matching_enabled_ratio is not None:
+                row.matching_enabled_ratio = validate_ratio(matching_enabled_ratio)
+                # Loaded indices drop or take back the bank when they look again.
+                self.store.next_seq(session)
             return Bank.from_row(row)
 
     def delete(self, name: str) -> int:

@@ -16,6 +16,7 @@ from typing import cast
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -74,6 +75,8 @@ class Bank(Base):
     kind: Mapped[str] = mapped_column(String(16))
     pdq_threshold: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: HMA's share of lookups the bank answers in: 0 disables it, 1 always.
+    matching_enabled_ratio: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
 
 
 class LabelSet(Base):
