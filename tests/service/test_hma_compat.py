@@ -3,6 +3,7 @@ own API tests check, written here from HMA's blueprints (issue 16, section 7).""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -250,3 +251,53 @@ def test_too_large_bodies_say_so(service_settings: Settings) -> None:
         )
         assert answer.status_code == 413
         assert "Content too large" in answer.json()["message"]
+
+
+def test_metadata_and_notes_are_stored_and_returned(service: Service) -> None:
+    _create(service, "NOTED")
+    curator = service.auth("curator")
+    metadata = {"content_id": "c-1", "content_uri": "https://example.org/c-1", "json": {"a": 1}}
+    note = "n" * 255
+    by_form = service.client.post(
+        "/c/bank/NOTED/content",
+        data={"metadata": json.dumps(metadata), "note": note},
+        files={"photo": ("p.jpg", image_bytes(29), "image/jpeg")},
+        headers=curator,
+    ).json()
+    got = service.client.get(f"/c/bank/NOTED/content/{by_form['id']}", headers=curator).json()
+    assert (got["metadata"], got["note"]) == (metadata, note)
+    by_signal = service.client.post(
+        "/c/bank/NOTED/signal",
+        json={"pdq": flip_bits(str(by_form["signals"]["pdq"]), 40), "note": "short"},
+        headers=curator,
+    ).json()
+    got = service.client.get(f"/c/bank/NOTED/content/{by_signal['id']}", headers=curator).json()
+    assert got["note"] == "short"
+    assert "metadata" not in got
+    changed = service.client.put(
+        f"/c/bank/NOTED/content/{by_form['id']}", json={"note": "changed"}, headers=curator
+    ).json()
+    assert (changed["metadata"], changed["note"], changed["disable_until_ts"]) == (
+        metadata,
+        "changed",
+        1,
+    )
+    too_long = service.client.post(
+        "/c/bank/NOTED/signal",
+        json={"pdq": flip_bits(str(by_form["signals"]["pdq"]), 60), "note": "n" * 256},
+        headers=curator,
+    )
+    assert too_long.status_code == 400
+
+
+@pytest.mark.parametrize("metadata", ['{"content_id": "x", "other": 1}', "[1]", "not json"])
+def test_bad_metadata_is_400(service: Service, metadata: str) -> None:
+    _create(service, "CHECKED")
+    answer = service.client.post(
+        "/c/bank/CHECKED/content",
+        params={"metadata": metadata},
+        files={"photo": ("p.jpg", image_bytes(30), "image/jpeg")},
+        headers=service.auth("curator"),
+    )
+    assert answer.status_code == 400
+    assert "metadata" in answer.json()["message"]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bastion.banks.labels import parse_stored_labels
 from bastion.store import Store
 from bastion.store.models import Bank as BankRow
-from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet
+from bastion.store.models import ContentNote, Entry, EntrySource, ImportRecord, LabelSet
 
 DEFAULT_PDQ_THRESHOLD = 31
 #: Above this, unrelated photos start to match (random pairs sit near 128).
@@ -196,6 +196,7 @@ class Banks:
             session.execute(delete(EntrySource).where(EntrySource.entry_id.in_(entries)))
             session.execute(delete(Entry).where(Entry.bank_id == row.id))
             session.execute(delete(ImportRecord).where(ImportRecord.bank_id == row.id))
+            session.execute(delete(ContentNote).where(ContentNote.bank_id == row.id))
             session.delete(row)
             # A deleted bank's entries leave the index through the bank list;
             # bumping the sequence tells loaded indices to look again.

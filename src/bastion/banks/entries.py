@@ -20,7 +20,7 @@ from bastion.fingerprint import Signal
 from bastion.formats.records import ExportEntry, Record
 from bastion.signals.types import normalize_signal
 from bastion.store import Store
-from bastion.store.models import Entry
+from bastion.store.models import ContentNote, Entry
 
 _EXPORT_BATCH = 10_000
 
@@ -177,3 +177,35 @@ def content_ids(store: Store, entry_ids: list[int]) -> dict[int, int]:
             )
         }
     return {entry_id: firsts[item] for entry_id, item in items.items()}
+
+
+class ContentDescription(NamedTuple):
+    """HMA's metadata (JSON text) and note of an item; None when not given."""
+
+    metadata: str | None
+    note: str | None
+
+
+def describe_content(
+    store: Store, bank: str, external_id: str, description: ContentDescription
+) -> None:
+    """Record (or replace) what a curator said of the item ``external_id``."""
+    with store.transaction() as session:
+        bank_id = bank_row(session, bank).id
+        session.merge(
+            ContentNote(
+                bank_id=bank_id,
+                external_id=external_id,
+                content_metadata=description.metadata,
+                note=description.note,
+            )
+        )
+
+
+def content_description(store: Store, bank: str, external_id: str) -> ContentDescription:
+    with store.sessions() as session:
+        bank_id = bank_row(session, bank).id
+        row = session.get(ContentNote, (bank_id, external_id))
+        if row is None:
+            return ContentDescription(None, None)
+        return ContentDescription(row.content_metadata, row.note)

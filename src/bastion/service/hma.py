@@ -21,18 +21,23 @@ import secrets
 from collections import defaultdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from bastion.accounts import Principal
 from bastion.banks.bank import Bank, BankKind, BankNotFound, Banks
 from bastion.banks.entries import (
+    ContentDescription,
+    ContentEntry,
     add_signals,
+    content_description,
     content_entries,
     content_ids,
+    describe_content,
     first_entry_id,
     withdraw_signals,
 )
@@ -58,6 +63,8 @@ COMPARE_THRESHOLD = 31
 #: The signal types HMA's deployment hashes to: a photo gives pdq, a video
 #: video_md5.  The others Bastion computes are reported when ``types=`` asks.
 HMA_SIGNAL_TYPES = ("pdq", "video_md5")
+#: HMA's limit on a content note.
+NOTE_LENGTH = 255
 #: HMA's bank names (its storage refuses any other).
 _HMA_BANK_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
@@ -100,12 +107,12 @@ def _scanned_bytes(state: ServiceState, data: bytes, name: str | None) -> Finger
     return result.fingerprint
 
 
-def _scanned_upload(state: ServiceState, upload: UploadFile) -> Fingerprint:
+def _scanned_upload(state: ServiceState, upload: StarletteUpload) -> Fingerprint:
     return _scanned_bytes(state, *doors.read_upload(upload))
 
 
 async def _media(
-    state: ServiceState, fetcher: Fetcher, upload: UploadFile | None, url: str | None
+    state: ServiceState, fetcher: Fetcher, upload: StarletteUpload | None, url: str | None
 ) -> Fingerprint:
     """Hashes of an upload, or of the media at ``url`` (fetched under the fetch rules)."""
     if upload is not None:
@@ -356,18 +363,18 @@ class BankUpdate(BankCreate):
 
 
 class ContentUpdate(BaseModel):
-    """HMA's ``disable_until_ts``: 1 matches, 0 does not (Bastion's ``enabled`` too)."""
+    """HMA's ``disable_until_ts`` (1 matches, 0 does not; Bastion's ``enabled``
+    too) and ``note``; what is not given stays."""
 
     disable_until_ts: int | None = None
     enabled: bool | None = None
+    note: str | None = Field(default=None, max_length=NOTE_LENGTH)
 
-    def matches(self) -> bool:
+    def matches(self) -> bool | None:
         if self.disable_until_ts is not None:
             if self.disable_until_ts not in (0, 1):
                 raise ApiError(400, "disable_until_ts must be 0 (disabled) or 1 (enabled)")
             return self.disable_until_ts == 1
-        if self.enabled is None:
-            raise ApiError(400, "give disable_until_ts")
         return self.enabled
 
 
@@ -427,16 +434,44 @@ def bank_delete(who: Curator, state: State, name: str) -> dict[str, str]:
     return {"message": "Done"}
 
 
+#: HMA's BankedContentMetadata keys, all optional.
+_METADATA_KEYS = frozenset({"content_id", "content_uri", "json"})
+
+
+def _metadata(value: Any) -> str | None:
+    """HMA's metadata, checked as HMA checks it, as JSON text to store."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ApiError(400, "metadata should be a json object") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "metadata should be a json object")
+    unexpected = set(value) - _METADATA_KEYS
+    if unexpected:
+        raise ApiError(400, f"metadata contains unexpected keys: {', '.join(sorted(unexpected))}")
+    return json.dumps(value)
+
+
+def _note(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > NOTE_LENGTH:
+        raise ApiError(400, f"note must be a string of at most {NOTE_LENGTH} characters")
+    return value
+
+
 def _add_content(
-    state: ServiceState, who: Principal, bank: str, hashes: dict[str, str], metadata: Any
+    state: ServiceState,
+    who: Principal,
+    bank: str,
+    hashes: dict[str, str],
+    description: ContentDescription,
 ) -> dict[str, Any]:
     if not hashes:
         raise ApiError(400, "No signals given")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ApiError(400, "metadata should be a json object")
-    unexpected = set(metadata or {}) - {"content_id", "content_uri", "json"}
-    if unexpected:
-        raise ApiError(400, f"metadata contains unexpected keys: {', '.join(sorted(unexpected))}")
     # Each item its own external id: two items with the same metadata
     # content_id are two items, as in HMA.
     content_id = f"hma:{secrets.token_hex(8)}"
@@ -449,6 +484,8 @@ def _add_content(
     add_signals(
         state.store, bank, signals, source=who.actor, external_ids=[content_id] * len(signals)
     )
+    if description != ContentDescription(None, None):
+        describe_content(state.store, bank, content_id, description)
     state.refresh_now()
     return {
         "id": first_entry_id(state.store, bank, content_id),
@@ -458,12 +495,15 @@ def _add_content(
 
 @router.post("/c/bank/{name}/signal")
 def bank_add_signal(who: Curator, state: State, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Add hashes of one item: ``{"pdq": "<hex>", ...}`` (plus optional ``metadata``)."""
-    metadata = body.pop("metadata", None)
+    """Add hashes of one item: ``{"pdq": "<hex>", ...}`` (plus optional
+    ``metadata`` and ``note``)."""
+    description = ContentDescription(
+        _metadata(body.pop("metadata", None)), _note(body.pop("note", None))
+    )
     hashes = {k: v for k, v in body.items() if isinstance(v, str)}
     if len(hashes) != len(body):
         raise ApiError(400, "each signal must be a string")
-    return _add_content(state, who, name, hashes, metadata)
+    return _add_content(state, who, name, hashes, description)
 
 
 @router.post("/c/bank/{name}/content")
@@ -471,28 +511,38 @@ async def bank_add_content(
     who: Curator,
     state: State,
     fetcher: Fetching,
+    request: Request,
     name: str,
-    photo: Photo = None,
-    video: Video = None,
     url: Annotated[str | None, Query(max_length=4096)] = None,
     metadata: Annotated[str | None, Query(max_length=100_000)] = None,
+    note: Annotated[str | None, Query(max_length=NOTE_LENGTH)] = None,
 ) -> dict[str, Any]:
-    """Hash an upload (or ``url``) and add its hashes to the bank as one item."""
-    parsed = None
-    if metadata:
-        try:
-            parsed = json.loads(metadata)
-        except json.JSONDecodeError:
-            raise ApiError(400, "metadata should be a json object") from None
+    """Hash an upload (field ``photo`` or ``video``) or ``url`` and bank it as one item.
+
+    ``metadata`` and ``note`` come from the query, the form, or a JSON body
+    (with ``url``), as HMA reads them.
+    """
+    fields: dict[str, Any] = {"metadata": metadata, "note": note}
+    upload: StarletteUpload | None = None
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        if isinstance(body, dict):
+            fields.update({k: body[k] for k in ("metadata", "note") if k in body})
+    elif request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        fields.update({k: form[k] for k in ("metadata", "note") if k in form})
+        media = form.get("photo") or form.get("video")
+        upload = media if isinstance(media, StarletteUpload) else None
+    description = ContentDescription(_metadata(fields["metadata"]), _note(fields["note"]))
     await run_in_threadpool(Banks(state.store).get, name)
-    found = await _media(state, fetcher, _upload(photo, video), url)
-    return await run_in_threadpool(_add_content, state, who, name, hma_hashes(found), parsed)
+    found = await _media(state, fetcher, upload, url)
+    return await run_in_threadpool(_add_content, state, who, name, hma_hashes(found), description)
 
 
 def _content(
     state: ServiceState, bank: str, content_id: int, *, include_signals: bool = True
 ) -> dict[str, Any]:
-    """HMA's BankContentConfig of an item."""
+    """HMA's BankContentConfig of an item, with its metadata and note when set."""
     entries = content_entries(state.store, bank, content_id)
     if not entries:
         raise ApiError(404, f"no content {content_id} in bank {bank!r}")
@@ -505,7 +555,17 @@ def _content(
     }
     if include_signals:
         out["signals"] = {entry.signal.type: entry.signal.value for entry in entries}
+    described = content_description(state.store, bank, _item_key(entries))
+    if described.metadata is not None:
+        out["metadata"] = json.loads(described.metadata)
+    if described.note is not None:
+        out["note"] = described.note
     return out
+
+
+def _item_key(entries: list[ContentEntry]) -> str:
+    """The item's external id (an entry without one is an item by itself)."""
+    return entries[0].external_id or f"#{entries[0].entry_id}"
 
 
 @router.get("/c/bank/{name}/content/{content_id}")
@@ -524,11 +584,16 @@ def content_update(
     if not entries:
         raise ApiError(404, f"no content {content_id} in bank {name!r}")
     signals = [entry.signal for entry in entries]
-    if body.matches():
+    matches = body.matches()
+    if matches:
         external = [entry.external_id for entry in entries]
         add_signals(state.store, name, signals, source=who.actor, external_ids=external)
-    else:
+    elif matches is not None:
         withdraw_signals(state.store, name, signals)
+    if body.note is not None:
+        key = _item_key(entries)
+        metadata = content_description(state.store, name, key).metadata
+        describe_content(state.store, name, key, ContentDescription(metadata, body.note))
     state.refresh_now()
     return _content(state, name, content_id)
 

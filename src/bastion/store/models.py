@@ -161,6 +161,21 @@ class EntrySource(Base):
     label_set_id: Mapped[int] = mapped_column(ForeignKey("label_sets.id"))
 
 
+class ContentNote(Base):
+    """What a curator said of one banked item (entries sharing an external id)
+    through the HMA routes: HMA's metadata (JSON) and a short note."""
+
+    __tablename__ = "content_notes"
+
+    bank_id: Mapped[int] = mapped_column(
+        ForeignKey("banks.id", ondelete="CASCADE"), primary_key=True
+    )
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: HMA's ``metadata`` object as JSON text, if given.
+    content_metadata: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(255))
+
+
 # --- people, keys and what they did (the service) ---------------------------
 
 

@@ -1,4 +1,5 @@
-"""HMA's bank switch: a bank's share of lookups it answers in (0 disables it).
+"""HMA's bank switch: a bank's share of lookups it answers in (0 disables it);
+HMA's metadata and note of a banked item.
 
 Revision ID: 0006
 Revises: 0005
@@ -21,8 +22,21 @@ def upgrade() -> None:
         "banks",
         sa.Column("matching_enabled_ratio", sa.Float(), nullable=False, server_default="1"),
     )
+    op.create_table(
+        "content_notes",
+        sa.Column(
+            "bank_id",
+            sa.Integer(),
+            sa.ForeignKey("banks.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("external_id", sa.String(64), primary_key=True),
+        sa.Column("content_metadata", sa.Text(), nullable=True),
+        sa.Column("note", sa.String(255), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("content_notes")
     with op.batch_alter_table("banks") as batch:
         batch.drop_column("matching_enabled_ratio")
