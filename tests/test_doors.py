@@ -259,7 +259,7 @@ def test_the_reference_door_finds_what_was_banked(cli_scan: dict[str, Said]) -> 
         "bastion match",
         "/v1/scan",
         "/v1/match/upload",
-        pytest.param("/m/lookup", marks=pytest.mark.xfail(reason="HMA door: issue 16 section 7")),
+        "/m/lookup",
     ],
 )
 def test_every_door_says_what_scan_says(

@@ -16,7 +16,7 @@ from bastion.store import Store
 from bastion.store.models import ApiKey, User
 from tests.service.conftest import PASSWORD, Service, csrf_in
 
-HEALTH = {"/v1/health", "/v1/ready", "/status"}
+HEALTH = {"/v1/health", "/v1/ready", "/status", "/status/live"}
 
 
 def _example(path: str) -> str:

@@ -32,7 +32,7 @@ from bastion.formats.records import ReadItem, Record, Reject
 from bastion.signals.types import normalize_signal
 from bastion.store import Store, as_utc
 from bastion.store.models import Bank as BankRow
-from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet
+from bastion.store.models import ContentNote, Entry, EntrySource, ImportRecord, LabelSet
 
 DEFAULT_PDQ_THRESHOLD = 31
 #: Above this, unrelated photos start to match (random pairs sit near 128).
@@ -62,6 +62,8 @@ class Bank:
     description: str
     pdq_threshold: int
     created_at: datetime
+    #: Share of lookups the bank answers in (HMA's switch): 0 is disabled.
+    matching_enabled_ratio: float = 1.0
 
     @classmethod
     def from_row(cls, row: BankRow) -> Bank:
@@ -72,6 +74,7 @@ class Bank:
             row.description,
             row.pdq_threshold,
             as_utc(row.created_at),
+            row.matching_enabled_ratio,
         )
 
     def to_dict(self) -> dict[str, str | int]:
@@ -125,6 +128,12 @@ def validate_threshold(threshold: int) -> int:
     return threshold
 
 
+def validate_ratio(ratio: float) -> float:
+    if not 0.0 <= ratio <= 1.0:
+        raise BankError(f"matching_enabled_ratio must be between 0 and 1, not {ratio}")
+    return ratio
+
+
 def bank_row(session: Session, name: str) -> BankRow:
     row = session.execute(select(BankRow).where(BankRow.name == name)).scalar_one_or_none()
     if row is None:
@@ -171,6 +180,7 @@ class Banks:
         kind: BankKind = BankKind.BLOCKLIST,
         description: str = "",
         pdq_threshold: int = DEFAULT_PDQ_THRESHOLD,
+        matching_enabled_ratio: float = 1.0,
     ) -> Bank:
         row = BankRow(
             name=validate_bank_name(name),
@@ -178,6 +188,7 @@ class Banks:
             description=description,
             pdq_threshold=validate_threshold(pdq_threshold),
             created_at=datetime.now(UTC),
+            matching_enabled_ratio=validate_ratio(matching_enabled_ratio),
         )
         try:
             with self._changing() as session:
@@ -204,7 +215,12 @@ class Banks:
             return [Bank.from_row(row) for row in rows]
 
     def update(
-        self, name: str, *, description: str | None = None, pdq_threshold: int | None = None
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        pdq_threshold: int | None = None,
+        matching_enabled_ratio: float | None = None,
     ) -> Bank:
         changed: dict[str, Any] = {}
         with self._changing() as session:
@@ -213,6 +229,11 @@ class Banks:
                 row.description = changed["description"] = description
             if pdq_threshold is not None:
                 row.pdq_threshold = changed["pdq_threshold"] = validate_threshold(pdq_threshold)
+            if matching_enabled_ratio is not None:
+                ratio = validate_ratio(matching_enabled_ratio)
+                row.matching_enabled_ratio = changed["matching_enabled_ratio"] = ratio
+                # Loaded indices drop or take back the bank when they look again.
+                self.store.next_seq(session)
             session.flush()
             self._record(session, "bank.update", name, **changed)
             return Bank.from_row(row)
@@ -230,6 +251,7 @@ class Banks:
             session.execute(delete(EntrySource).where(EntrySource.entry_id.in_(entries)))
             session.execute(delete(Entry).where(Entry.bank_id == row.id))
             session.execute(delete(ImportRecord).where(ImportRecord.bank_id == row.id))
+            session.execute(delete(ContentNote).where(ContentNote.bank_id == row.id))
             session.delete(row)
             # A deleted bank's entries leave the index through the bank list;
             # bumping the sequence tells loaded indices to look again.
@@ -329,6 +351,21 @@ class Banks:
                 )
         report.seconds = time.perf_counter() - started
         return report
+
+    def describe_content(
+        self, bank: str, external_id: str, metadata: str | None, note: str | None
+    ) -> None:
+        """Record (or replace) what a curator said of the item ``external_id``:
+        its metadata (JSON text) and note."""
+        with self._changing() as session:
+            bank_id = bank_row(session, bank).id
+            session.merge(
+                ContentNote(
+                    bank_id=bank_id, external_id=external_id, content_metadata=metadata, note=note
+                )
+            )
+            session.flush()
+            self._record(session, "bank.describe", bank, item=external_id)
 
     def withdraw_signals(self, bank: str, signals: Iterable[Signal]) -> int:
         """Withdraw active entries holding these signals; returns how many were withdrawn."""

@@ -15,7 +15,7 @@ from bastion.banks.stored import read_value
 from bastion.fingerprint import Signal
 from bastion.formats.records import ExportEntry
 from bastion.store import Store
-from bastion.store.models import Entry
+from bastion.store.models import ContentNote, Entry
 
 _EXPORT_BATCH = 10_000
 
@@ -101,3 +101,43 @@ def first_entry_id(store: Store, bank: str, external_id: str) -> int | None:
                 Entry.bank_id == bank_id, Entry.external_id == external_id
             )
         ).scalar_one_or_none()
+
+
+def content_ids(store: Store, entry_ids: list[int]) -> dict[int, int]:
+    """Entry id -> its item's content id (the item's lowest entry id)."""
+    with store.sessions() as session:
+        items = {
+            entry_id: (bank_id, external)
+            for entry_id, bank_id, external in session.execute(
+                select(Entry.id, Entry.bank_id, Entry.external_id).where(
+                    Entry.id.in_(entry_ids), Entry.external_id.is_not(None)
+                )
+            )
+        }
+        if not items:
+            return {}
+        firsts = {
+            (bank_id, external): first
+            for bank_id, external, first in session.execute(
+                select(Entry.bank_id, Entry.external_id, func.min(Entry.id))
+                .where(Entry.external_id.in_({external for _, external in items.values()}))
+                .group_by(Entry.bank_id, Entry.external_id)
+            )
+        }
+    return {entry_id: firsts[item] for entry_id, item in items.items()}
+
+
+class ContentDescription(NamedTuple):
+    """HMA's metadata (JSON text) and note of an item; None when not given."""
+
+    metadata: str | None
+    note: str | None
+
+
+def content_description(store: Store, bank: str, external_id: str) -> ContentDescription:
+    with store.sessions() as session:
+        bank_id = bank_row(session, bank).id
+        row = session.get(ContentNote, (bank_id, external_id))
+        if row is None:
+            return ContentDescription(None, None)
+        return ContentDescription(row.content_metadata, row.note)

@@ -109,8 +109,11 @@ class Index:
             seq = store.current_seq(session)
             if seq == self.seq and self.banks:
                 return False
+            # A disabled bank's hits are dropped like a deleted bank's.
             self.banks = {
-                row.id: Bank.from_row(row) for row in session.execute(select(BankRow)).scalars()
+                row.id: Bank.from_row(row)
+                for row in session.execute(select(BankRow)).scalars()
+                if row.matching_enabled_ratio > 0
             }
             self.label_sets = load_label_sets(session)
             pending = session.execute(

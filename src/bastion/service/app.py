@@ -119,8 +119,14 @@ def _documentation(app: FastAPI) -> None:
     """
 
     @app.get("/openapi.json", include_in_schema=False)
+    @app.get("/openapi/openapi.json", include_in_schema=False)  # where HMA serves it
     def openapi(_: Anyone) -> JSONResponse:
         return JSONResponse(app.openapi())
+
+    @app.get("/site-map", include_in_schema=False)
+    def site_map(_: Anyone) -> list[str]:
+        """Every API route's path, as HMA's /site-map lists them."""
+        return sorted(app.openapi()["paths"])
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request, _: Anyone) -> HTMLResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from bastion.fingerprint import Fingerprint, ItemError
 from bastion.pipeline import ScanItem, ScanResult, Status, scan_item
@@ -21,7 +22,7 @@ from bastion.service.fetch import Fetcher
 from bastion.service.state import ServiceState
 
 
-def read_upload(upload: UploadFile) -> tuple[bytes, str | None]:
+def read_upload(upload: StarletteUpload) -> tuple[bytes, str | None]:
     data = upload.file.read()
     if not data:
         raise ApiError(400, f"the uploaded file {upload.filename or '(unnamed)'} is empty")

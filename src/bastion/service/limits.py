@@ -52,7 +52,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         message = (
-            f"the upload is larger than the limit of {self.limit} bytes (BASTION_MAX_UPLOAD_BYTES)"
+            f"Content too large: the upload is larger than the limit of {self.limit} bytes "
+            "(BASTION_MAX_UPLOAD_BYTES)"
         )
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:

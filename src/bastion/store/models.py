@@ -16,6 +16,7 @@ from typing import cast
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -74,6 +75,8 @@ class Bank(Base):
     kind: Mapped[str] = mapped_column(String(16))
     pdq_threshold: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: HMA's share of lookups the bank answers in: 0 disables it, 1 always.
+    matching_enabled_ratio: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
 
 
 class LabelSet(Base):
@@ -156,6 +159,21 @@ class EntrySource(Base):
     source: Mapped[str] = mapped_column(Text, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(Text)
     label_set_id: Mapped[int] = mapped_column(ForeignKey("label_sets.id"))
+
+
+class ContentNote(Base):
+    """What a curator said of one banked item (entries sharing an external id)
+    through the HMA routes: HMA's metadata (JSON) and a short note."""
+
+    __tablename__ = "content_notes"
+
+    bank_id: Mapped[int] = mapped_column(
+        ForeignKey("banks.id", ondelete="CASCADE"), primary_key=True
+    )
+    external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: HMA's ``metadata`` object as JSON text, if given.
+    content_metadata: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(255))
 
 
 # --- people, keys and what they did (the service) ---------------------------
