@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Executable, func, select
@@ -73,6 +73,24 @@ def _changes(store: Store, after: int) -> Iterator[tuple[EntryRow, bool]]:
     statement = select(*_COLUMNS, Entry.withdrawn_at.is_not(None)).where(Entry.seq > after)
     for row in _stream(store, statement):
         yield _entry_row(row), bool(row[6])
+
+
+class MatchIndex(Protocol):
+    """What matching asks of an index: an extension point.
+
+    :class:`bastion.matching.brute.BruteForceIndex` is the reference every
+    implementation is tested against (tests/banks/test_index_contract.py).
+    """
+
+    def lookup(self, signal: Signal, *, radius: int | None = None) -> list[Hit]:
+        """Raw hits of one signal in all live banks, allowlists included: exact
+        signals by value (within their family), PDQ as :meth:`lookup_pdq`."""
+        ...
+
+    def lookup_pdq(self, hexes: list[str], *, radius: int | None = None) -> list[list[Hit]]:
+        """Hits within ``radius`` (default: the largest bank threshold) of each
+        hash, PDQ entries and frames of banked videos alike."""
+        ...
 
 
 class Index:
