@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bastion.banks.bank import Bank, load_label_sets
 from bastion.banks.stored import read_value
 from bastion.fingerprint import Signal
+from bastion.matching.index import MatchIndex
 from bastion.matching.segment import EntryRow, Hit
 from bastion.signals.types import SignalKind, signal_type
 from bastion.signals.vpdq import matchable, parse_vpdq
@@ -33,7 +34,7 @@ class _PdqRow:
     time: float | None
 
 
-class BruteForceIndex:
+class BruteForceIndex(MatchIndex):
     """Every active entry of every bank, searched by comparing each one."""
 
     def __init__(

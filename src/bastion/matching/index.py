@@ -93,7 +93,7 @@ class MatchIndex(Protocol):
         ...
 
 
-class Index:
+class Index(MatchIndex):
     """Searches every bank of a store; see :func:`bastion.matching.match.match`."""
 
     def __init__(self, store: Store, snapshot_root: Path, snapshot: Path) -> None:
