@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bastion.config import Settings
+from bastion.pipeline import ScanResult, Status
 from bastion.provenance import Strength, inspect_bytes
+from bastion.provenance.evidence import Assessment
 from bastion.review.priority import TIERS, priority
 from tests.provenance.files import jpeg
 
@@ -142,12 +144,16 @@ def test_only_a_trusted_signer_verifies(
     assert trusted.evidence[0].strength is Strength.VERIFIED
 
 
+def _scanned(assessment: Assessment) -> ScanResult:
+    return ScanResult("signed.jpg", "test", Status.HASHED, provenance=assessment)
+
+
 def test_an_untrusted_signature_ranks_below_a_trusted_one(ca: SigningCA, tmp_path: Path) -> None:
     signed = ca.sign("trainedAlgorithmicMedia")
-    untrusted = inspect_bytes(signed, "image/jpeg", Settings()).level
-    trusted = inspect_bytes(signed, "image/jpeg", _anchors(tmp_path, ca.root)).level
-    low = priority({"provenance": untrusted}, TIERS)
-    high = priority({"provenance": trusted}, TIERS)
+    untrusted = inspect_bytes(signed, "image/jpeg", Settings())
+    trusted = inspect_bytes(signed, "image/jpeg", _anchors(tmp_path, ca.root))
+    low = priority(_scanned(untrusted), TIERS)
+    high = priority(_scanned(trusted), TIERS)
     assert low.tier == high.tier == "ai"
     assert low.value < high.value
 

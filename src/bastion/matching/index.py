@@ -18,7 +18,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Executable, func, select
@@ -75,7 +75,25 @@ def _changes(store: Store, after: int) -> Iterator[tuple[EntryRow, bool]]:
         yield _entry_row(row), bool(row[6])
 
 
-class Index:
+class MatchIndex(Protocol):
+    """What matching asks of an index: an extension point.
+
+    :class:`bastion.matching.brute.BruteForceIndex` is the reference every
+    implementation is tested against (tests/banks/test_index_contract.py).
+    """
+
+    def lookup(self, signal: Signal, *, radius: int | None = None) -> list[Hit]:
+        """Raw hits of one signal in all live banks, allowlists included: exact
+        signals by value (within their family), PDQ as :meth:`lookup_pdq`."""
+        ...
+
+    def lookup_pdq(self, hexes: list[str], *, radius: int | None = None) -> list[list[Hit]]:
+        """Hits within ``radius`` (default: the largest bank threshold) of each
+        hash, PDQ entries and frames of banked videos alike."""
+        ...
+
+
+class Index(MatchIndex):
     """Searches every bank of a store; see :func:`bastion.matching.match.match`."""
 
     def __init__(self, store: Store, snapshot_root: Path, snapshot: Path) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -104,7 +105,7 @@ def check_sources(sources: list[str], options: SourceOptions) -> list[str]:
         for name in expand_source(source, options):
             if (
                 not os.path.lexists(name)
-                or _kind_of(name, options, source) is not SourceKind.PARQUET
+                or source_for(name, options, source).kind is not SourceKind.PARQUET
             ):
                 continue
             for file in parquet_files(Path(name)):
@@ -145,21 +146,6 @@ def is_shard_folder(path: Path) -> bool:
     return shards > 0
 
 
-def _kind_of(name: str, options: SourceOptions, source: str) -> SourceKind:
-    if options.kind is not SourceKind.AUTO:
-        return options.kind
-    path = Path(name)
-    if path.is_dir():
-        if is_shard_folder(path):
-            return SourceKind.WEBDATASET
-        return SourceKind.PARQUET if any(path.glob("*.parquet")) else SourceKind.FILES
-    if path.suffix == ".parquet":
-        return SourceKind.PARQUET
-    if _is_pattern(source) and path.suffix == ".tar":
-        return SourceKind.WEBDATASET
-    return SourceKind.FILES
-
-
 @dataclass(frozen=True, slots=True)
 class Unit:
     """A piece of work that can run anywhere: a shard, a Parquet row group, or some files.
@@ -179,55 +165,151 @@ class Unit:
 FILES_PER_UNIT = 256
 
 
+class Source(Protocol):
+    """One way of reading a SOURCE name: an extension point.
+
+    Each kind of input (plain files and archives, webdataset shards,
+    Parquet) is one Source in :data:`SOURCES`; the contract every one meets
+    is tests/contracts/source.py.
+    """
+
+    @property
+    def kind(self) -> SourceKind: ...
+
+    def claims(self, name: str, source: str) -> bool:
+        """Whether ``--source-kind auto`` reads ``name`` (from SOURCE ``source``) this way."""
+        ...
+
+    def units(self, name: str, source: str, options: SourceOptions) -> Iterator[Unit]:
+        """The units of ``name``, in a fixed order; small and picklable (Ray ships them)."""
+        ...
+
+    def items(
+        self, unit: Unit, path: Path, options: SourceOptions, settings: Settings
+    ) -> Iterator[ScanItem]:
+        """The items of one readable entry of ``unit``, in a fixed order; an
+        unreadable input becomes an error item, never an exception."""
+        ...
+
+
+def _walk_units(name: str, source: str, shard_kind: SourceKind | None = None) -> Iterator[Unit]:
+    """Files under ``name`` in batches; with ``shard_kind``, each shard a unit of its own."""
+    batch: list[tuple[str, str | None, str | None]] = []
+    given = Path(name)  # a shard named as such, whatever its suffix
+    for entry in iter_files([name]):
+        if isinstance(entry, WalkProblem):
+            batch.append((str(entry.path), entry.error.code, entry.error.message))
+        elif shard_kind is not None and _shard_metadata(entry):
+            continue  # an img2dataset shard's metadata, not image data
+        elif shard_kind is not None and (entry.suffix == ".tar" or entry == given):
+            yield Unit(source, shard_kind, ((str(entry), None, None),))
+            continue
+        else:
+            batch.append((str(entry), None, None))
+        if len(batch) == FILES_PER_UNIT:
+            yield Unit(source, SourceKind.FILES, tuple(batch))
+            batch = []
+    if batch:
+        yield Unit(source, SourceKind.FILES, tuple(batch))
+
+
+class FilesSource:
+    """Files and folders (walked, sorted); zip and tar archives read in place."""
+
+    kind = SourceKind.FILES
+
+    def claims(self, name: str, source: str) -> bool:
+        return True
+
+    def units(self, name: str, source: str, options: SourceOptions) -> Iterator[Unit]:
+        return _walk_units(name, source)
+
+    def items(
+        self, unit: Unit, path: Path, options: SourceOptions, settings: Settings
+    ) -> Iterator[ScanItem]:
+        return expand(ScanItem(str(path), unit.source, path=path), settings)
+
+
+class WebdatasetSource:
+    """Webdataset shards: a folder of them, or a pattern naming them."""
+
+    kind = SourceKind.WEBDATASET
+
+    def claims(self, name: str, source: str) -> bool:
+        path = Path(name)
+        if path.is_dir():
+            return is_shard_folder(path)
+        return _is_pattern(source) and path.suffix == ".tar"
+
+    def units(self, name: str, source: str, options: SourceOptions) -> Iterator[Unit]:
+        return _walk_units(name, source, SourceKind.WEBDATASET)
+
+    def items(
+        self, unit: Unit, path: Path, options: SourceOptions, settings: Settings
+    ) -> Iterator[ScanItem]:
+        return iter_shard(path, unit.source, settings)
+
+
+class ParquetSource:
+    """Parquet files, or folders of them: one unit per row group when that is safe."""
+
+    kind = SourceKind.PARQUET
+
+    def claims(self, name: str, source: str) -> bool:
+        path = Path(name)
+        if path.is_dir():
+            return any(path.glob("*.parquet"))
+        return path.suffix == ".parquet"
+
+    def units(self, name: str, source: str, options: SourceOptions) -> Iterator[Unit]:
+        for file in parquet_files(Path(name)):
+            whole = ((str(file), None, None),)
+            groups = splittable_row_groups(file, options.image_column, options.id_column)
+            if groups is None:
+                yield Unit(source, self.kind, whole)
+            else:
+                yield from (Unit(source, self.kind, whole, group) for group in range(groups))
+
+    def items(
+        self, unit: Unit, path: Path, options: SourceOptions, settings: Settings
+    ) -> Iterator[ScanItem]:
+        return iter_parquet(
+            path,
+            unit.source,
+            options.image_column,
+            options.id_column,
+            unit.row_group,
+            settings=settings,
+        )
+
+
+#: Every Source by kind, in the order ``auto`` tries them: a shard folder
+#: may hold Parquet metadata, and anything is a file.
+SOURCES: dict[SourceKind, Source] = {
+    source.kind: source for source in (WebdatasetSource(), ParquetSource(), FilesSource())
+}
+
+
+def source_for(name: str, options: SourceOptions, source: str) -> Source:
+    """The Source reading ``name``: the one asked for, or the first that claims it."""
+    if options.kind is not SourceKind.AUTO:
+        return SOURCES[options.kind]
+    return next(reader for reader in SOURCES.values() if reader.claims(name, source))
+
+
 def iter_units(sources: list[str], options: SourceOptions) -> Iterator[Unit]:
     for source in sources:
         for name in expand_source(source, options):
-            kind = _kind_of(name, options, source)
-            if kind is SourceKind.PARQUET:
-                for file in parquet_files(Path(name)):
-                    whole = ((str(file), None, None),)
-                    groups = splittable_row_groups(file, options.image_column, options.id_column)
-                    if groups is None:
-                        yield Unit(source, kind, whole)
-                    else:
-                        yield from (Unit(source, kind, whole, group) for group in range(groups))
-                continue
-            batch: list[tuple[str, str | None, str | None]] = []
-            given = Path(name)  # a shard named as such, whatever its suffix
-            for entry in iter_files([name]):
-                if isinstance(entry, WalkProblem):
-                    batch.append((str(entry.path), entry.error.code, entry.error.message))
-                elif kind is SourceKind.WEBDATASET and _shard_metadata(entry):
-                    continue  # an img2dataset shard's metadata, not image data
-                elif kind is SourceKind.WEBDATASET and (entry.suffix == ".tar" or entry == given):
-                    yield Unit(source, kind, ((str(entry), None, None),))
-                    continue
-                else:
-                    batch.append((str(entry), None, None))
-                if len(batch) == FILES_PER_UNIT:
-                    yield Unit(source, SourceKind.FILES, tuple(batch))
-                    batch = []
-            if batch:
-                yield Unit(source, SourceKind.FILES, tuple(batch))
+            yield from source_for(name, options, source).units(name, source, options)
 
 
 def unit_items(unit: Unit, options: SourceOptions, settings: Settings) -> Iterator[ScanItem]:
+    reader = SOURCES[unit.kind]
     for name, code, message in unit.entries:
         if code is not None:
             yield ScanItem(name, unit.source, error=ItemError(code, message or ""))
-        elif unit.kind is SourceKind.PARQUET:
-            yield from iter_parquet(
-                Path(name),
-                unit.source,
-                options.image_column,
-                options.id_column,
-                unit.row_group,
-                settings=settings,
-            )
-        elif unit.kind is SourceKind.WEBDATASET:
-            yield from iter_shard(Path(name), unit.source, settings)
         else:
-            yield from _file_or_archive(Path(name), unit.source, settings)
+            yield from reader.items(unit, Path(name), options, settings)
 
 
 def iter_items(
@@ -238,16 +320,12 @@ def iter_items(
         yield from unit_items(unit, options, settings)
 
 
-def _file_or_archive(path: Path, source: str, settings: Settings) -> Iterator[ScanItem]:
-    return expand(ScanItem(str(path), source, path=path), settings)
-
-
 def count_items(sources: list[str], options: SourceOptions) -> int | None:
     """The number of items when it is cheap to know (Parquet metadata), else None."""
     total = 0
     for source in sources:
         for name in expand_source(source, options):
-            if _kind_of(name, options, source) is not SourceKind.PARQUET:
+            if source_for(name, options, source).kind is not SourceKind.PARQUET:
                 return None
             total += count_rows(Path(name))
     return total

@@ -10,9 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from bastion.fingerprint import Signal
-from bastion.signals.vpdq import InvalidVpdq, parse_vpdq, to_signal_value
+from bastion.signals.pdq import hamming
+from bastion.signals.vpdq import (
+    InvalidVpdq,
+    match_percentages,
+    matchable,
+    parse_vpdq,
+    to_signal_value,
+)
 
 
 class SignalKind(StrEnum):
@@ -31,30 +39,159 @@ class InvalidSignal(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class SignalType:
+class Comparison:
+    """What the reference comparison of two values of one type found."""
+
+    matched: bool
+    #: Hamming distance for PDQ (closest frames for vPDQ), 0 for identical
+    #: exact values; None when no distance applies (different digests, or
+    #: videos with no matchable frames).
+    distance: int | None
+
+
+class SignalType(Protocol):
+    """One kind of hash a bank can hold: an extension point.
+
+    ``compare`` is the brute-force reference every index is tested against
+    (tests/contracts/signal_type.py): what the index finds for a value must
+    be what ``compare`` says about each banked value.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> SignalKind:
+        """Which part of the match index holds the values (exact keys or PDQ)."""
+        ...
+
+    @property
+    def family(self) -> str:
+        """Signals of one family are the same function of the file's bytes: a
+        video's MD5 on a list matches the MD5 Bastion computes for any file."""
+        ...
+
+    @property
+    def description(self) -> str: ...
+
+    def validate(self, value: str) -> str:
+        """``value`` in canonical spelling; raises InvalidSignal."""
+        ...
+
+    def compare(self, left: str, right: str, threshold: int) -> Comparison:
+        """Whether two canonical values match, at most ``threshold`` bits apart
+        for perceptual types (ignored by exact ones)."""
+        ...
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+#: Opaque values are printable, without whitespace, and of a sane length.
+_OPAQUE = re.compile(r"[\x21-\x7e]{1,2048}")
+
+
+def _hex_value(name: str, value: str, length: int) -> str:
+    text = value.strip().lower()
+    if len(text) != length:
+        raise InvalidSignal(f"{name} value must be {length} hex digits, got {len(text)} characters")
+    if not _HEX.fullmatch(text):
+        raise InvalidSignal(f"{name} value is not hexadecimal: {text[:80]!r}")
+    return text
+
+
+def _exact(left: str, right: str) -> Comparison:
+    return Comparison(True, 0) if left == right else Comparison(False, None)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestType:
+    """A cryptographic digest (or a prefix of one): matches only when identical."""
+
     name: str
-    kind: SignalKind
-    #: Length in hex digits for digests and PDQ; None for opaque values.
-    hex_length: int | None
-    #: Signals of one family are the same function of the file's bytes:
-    #: a video's MD5 on a list matches the MD5 Bastion computes for any file.
+    hex_length: int
     family: str
     description: str
+    kind: SignalKind = SignalKind.DIGEST
+
+    def validate(self, value: str) -> str:
+        return _hex_value(self.name, value, self.hex_length)
+
+    def compare(self, left: str, right: str, threshold: int) -> Comparison:
+        return _exact(left, right)
 
 
-_TYPES = (
-    SignalType("md5", SignalKind.DIGEST, 32, "md5", "MD5 of the file"),
-    SignalType("sha1", SignalKind.DIGEST, 40, "sha1", "SHA-1 of the file"),
-    SignalType("sha256", SignalKind.DIGEST, 64, "sha256", "SHA-256 of the file"),
-    SignalType("video_md5", SignalKind.DIGEST, 32, "md5", "MD5 of a video file"),
-    SignalType("pdq", SignalKind.PDQ, 64, "pdq", "Meta's PDQ perceptual hash"),
-    SignalType("vpdq", SignalKind.VPDQ, None, "vpdq", "Meta's vPDQ: PDQ hashes of video frames"),
-    SignalType("photodna", SignalKind.OPAQUE, None, "photodna", "PhotoDNA, exact value only"),
+@dataclass(frozen=True, slots=True)
+class PdqType:
+    """Meta's PDQ: 256 bits, matching within a Hamming distance."""
+
+    name: str = "pdq"
+    family: str = "pdq"
+    description: str = "Meta's PDQ perceptual hash"
+    kind: SignalKind = SignalKind.PDQ
+
+    def validate(self, value: str) -> str:
+        return _hex_value(self.name, value, 64)
+
+    def compare(self, left: str, right: str, threshold: int) -> Comparison:
+        distance = hamming(left, right)
+        return Comparison(distance <= threshold, distance)
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqType:
+    """Meta's vPDQ: a video's frame hashes, matching by the share of frames in common."""
+
+    name: str = "vpdq"
+    family: str = "vpdq"
+    description: str = "Meta's vPDQ: PDQ hashes of video frames"
+    kind: SignalKind = SignalKind.VPDQ
+
+    def validate(self, value: str) -> str:
+        try:
+            return to_signal_value(parse_vpdq(value.strip()))
+        except InvalidVpdq as exc:
+            raise InvalidSignal(f"vpdq value: {exc}") from None
+
+    def compare(self, left: str, right: str, threshold: int) -> Comparison:
+        """Meta's rule (``query`` is ``left``) with frames ``threshold`` bits apart."""
+        query, compared = parse_vpdq(left), parse_vpdq(right)
+        similarity = match_percentages(query, compared, distance=threshold)
+        distances = [hamming(a.hex, b.hex) for a in matchable(query) for b in matchable(compared)]
+        return Comparison(similarity.matches(), min(distances, default=None))
+
+
+@dataclass(frozen=True, slots=True)
+class OpaqueType:
+    """A value Bastion cannot compute or compare, only look up (PhotoDNA)."""
+
+    name: str
+    family: str
+    description: str
+    kind: SignalKind = SignalKind.OPAQUE
+
+    def validate(self, value: str) -> str:
+        text = value.strip()
+        if not _OPAQUE.fullmatch(text):
+            raise InvalidSignal(
+                f"{self.name} value must be 1-2048 printable characters without spaces"
+            )
+        return text
+
+    def compare(self, left: str, right: str, threshold: int) -> Comparison:
+        return _exact(left, right)
+
+
+_TYPES: tuple[SignalType, ...] = (
+    DigestType("md5", 32, "md5", "MD5 of the file"),
+    DigestType("sha1", 40, "sha1", "SHA-1 of the file"),
+    DigestType("sha256", 64, "sha256", "SHA-256 of the file"),
+    DigestType("video_md5", 32, "md5", "MD5 of a video file"),
+    PdqType(),
+    VpdqType(),
+    OpaqueType("photodna", "photodna", "PhotoDNA, exact value only"),
     # A model file's SHA-256 is the SHA-256 of the file, so it shares that family.
-    SignalType("model_sha256", SignalKind.DIGEST, 64, "sha256", "SHA-256 of a model file"),
-    SignalType(
+    DigestType("model_sha256", 64, "sha256", "SHA-256 of a model file"),
+    DigestType(
         "model_autov2",
-        SignalKind.DIGEST,
         10,
         "model_autov2",
         "AutoV2: first 10 hex digits of a model's SHA-256, as generators write it",
@@ -72,10 +209,6 @@ ALIASES = {
     "sha-256": "sha256",
 }
 
-_HEX = re.compile(r"[0-9a-f]+")
-#: Opaque values are printable, without whitespace, and of a sane length.
-_OPAQUE = re.compile(r"[\x21-\x7e]{1,2048}")
-
 
 def signal_type(name: str) -> SignalType:
     """The registered type called ``name`` (or one of its aliases)."""
@@ -91,26 +224,7 @@ def signal_type(name: str) -> SignalType:
 def normalize_signal(type_name: str, value: str) -> Signal:
     """A validated ``Signal`` with its value in canonical spelling."""
     kind = signal_type(type_name)
-    text = value.strip()
-    if kind.kind is SignalKind.VPDQ:
-        try:
-            return Signal(kind.name, to_signal_value(parse_vpdq(text)))
-        except InvalidVpdq as exc:
-            raise InvalidSignal(f"vpdq value: {exc}") from None
-    if kind.hex_length is None:
-        if not _OPAQUE.fullmatch(text):
-            raise InvalidSignal(
-                f"{kind.name} value must be 1-2048 printable characters without spaces"
-            )
-        return Signal(kind.name, text)
-    text = text.lower()
-    if len(text) != kind.hex_length:
-        raise InvalidSignal(
-            f"{kind.name} value must be {kind.hex_length} hex digits, got {len(text)} characters"
-        )
-    if not _HEX.fullmatch(text):
-        raise InvalidSignal(f"{kind.name} value is not hexadecimal: {text[:80]!r}")
-    return Signal(kind.name, text)
+    return Signal(kind.name, kind.validate(value))
 
 
 def parse_signal(text: str) -> Signal:

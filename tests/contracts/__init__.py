@@ -1,0 +1,1 @@
+"""Contract tests every implementation of an extension point subclasses."""
