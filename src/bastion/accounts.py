@@ -41,9 +41,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion import audit
-from bastion.banks.bank import as_utc
 from bastion.store import Store
-from bastion.store.models import ApiKey, LoginSession, User
+from bastion.store.models import ApiKey, LoginSession, User, as_utc
 
 KEY_PREFIX = "bst"
 MIN_PASSWORD = 12

@@ -26,9 +26,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bastion.banks.bank import as_utc
 from bastion.store import Store
-from bastion.store.models import AuditHead, AuditRecord
+from bastion.store.models import AuditHead, AuditRecord, as_utc
 
 GENESIS = "0" * 64
 _BATCH = 5_000

@@ -16,10 +16,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bastion.banks.labels import parse_stored_labels
+from bastion.labels import parse_stored_labels
 from bastion.store import Store
 from bastion.store.models import Bank as BankRow
-from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet
+from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet, as_utc
 
 DEFAULT_PDQ_THRESHOLD = 31
 #: Above this, unrelated photos start to match (random pairs sit near 128).
@@ -60,11 +60,6 @@ class Bank:
             row.pdq_threshold,
             as_utc(row.created_at),
         )
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite returns stored UTC times without their zone; put it back."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

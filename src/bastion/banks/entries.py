@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 
 from bastion.banks.bank import bank_row, load_label_sets
 from bastion.banks.importer import ImportReport, import_records
-from bastion.banks.labels import normalize_labels
 from bastion.banks.stored import read_value, stored_value
 from bastion.fingerprint import Signal
 from bastion.formats.records import ExportEntry, Record
+from bastion.labels import normalize_labels
 from bastion.signals.types import normalize_signal
 from bastion.store import Store
 from bastion.store.models import Entry

@@ -22,7 +22,6 @@ from bastion.banks import Bank, BankKind, Banks, import_records
 from bastion.banks.bank import ImportSummary
 from bastion.banks.entries import add_signals, export_entries, withdraw_signals
 from bastion.banks.importer import ImportReport
-from bastion.banks.labels import format_labels
 from bastion.cli.common import (
     KeyframesOption,
     PruneOption,
@@ -41,6 +40,7 @@ from bastion.formats import FORMATS, detect_format, get_format
 from bastion.formats.detect import HEAD_BYTES
 from bastion.formats.records import Reject
 from bastion.hashing import hash_file
+from bastion.labels import format_labels
 from bastion.media.video import VideoOptions
 from bastion.scan.walk import WalkProblem, iter_files
 from bastion.signals.types import InvalidSignal, normalize_signal, parse_signal, signal_type

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from bastion import audit
 from bastion.accounts import Permission, Principal
-from bastion.banks.bank import BankKind, BankNotFound, Banks, as_utc
+from bastion.banks.bank import BankKind, BankNotFound, Banks
 from bastion.banks.entries import add_signals, withdraw_signals
-from bastion.banks.labels import InvalidLabel, normalize_label
 from bastion.fingerprint import Signal
+from bastion.labels import InvalidLabel, normalize_label
 from bastion.review.access import ItemAccess
 from bastion.review.items import (
     DISPUTES,
@@ -37,7 +37,7 @@ from bastion.review.items import (
     unclaimed_status,
 )
 from bastion.signals.types import SignalKind, signal_type
-from bastion.store.models import ListFeedback, ReviewItem, ReviewUpload
+from bastion.store.models import ListFeedback, ReviewItem, ReviewUpload, as_utc
 
 #: Seconds in which the reviewer who decided an item may take the decision back.
 UNDO_SECONDS = 30

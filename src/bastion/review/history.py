@@ -11,11 +11,18 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from bastion.accounts import Permission, Principal
-from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD, as_utc
+from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD
 from bastion.review.access import ItemAccess
 from bastion.review.items import Decision, Item, NotFound, Status
 from bastion.signals.pdq import hamming
-from bastion.store.models import ListFeedback, ReviewEvent, ReviewItem, ReviewUpload, User
+from bastion.store.models import (
+    ListFeedback,
+    ReviewEvent,
+    ReviewItem,
+    ReviewUpload,
+    User,
+    as_utc,
+)
 
 #: The hashes a hotline report of an item carries.
 _SIGNALS = ("md5", "sha1", "sha256", "pdq")

@@ -12,8 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bastion.banks.bank import as_utc
-from bastion.store.models import ReviewItem
+from bastion.store.models import ReviewItem, as_utc
 
 
 class Status(StrEnum):

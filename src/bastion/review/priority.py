@@ -18,7 +18,7 @@ from bastion.config import ConfigError
 TIERS = ("bank", "ai", "other")
 
 #: Rank of each list's category codes, highest first (codes only: what the
-#: codes mean is defined by each list, see ``bastion.banks.labels``).
+#: codes mean is defined by each list, see ``bastion.labels``).
 SEVERITY: Mapping[str, int] = {
     "ncmec:A1": 4,
     "ncmec:A2": 3,

@@ -11,8 +11,18 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bastion.fingerprint import Signal
 from bastion.signals.vpdq import InvalidVpdq, parse_vpdq, to_signal_value
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One hash of one media item, e.g. ``Signal("pdq", "<64 hex>")``."""
+
+    type: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
 
 
 class SignalKind(StrEnum):

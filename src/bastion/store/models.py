@@ -10,7 +10,7 @@ remember the sequence they were built at and catch up from there.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import (
@@ -30,6 +30,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns stored UTC times without their zone; put it back."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
