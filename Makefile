@@ -28,6 +28,7 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests bench fuzz
 	$(VENV)/bin/ruff format --check src tests bench fuzz
+	$(VENV)/bin/lint-imports
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -59,4 +60,4 @@ fuzz: setup
 	done
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_DIR) build .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

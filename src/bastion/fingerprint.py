@@ -10,18 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bastion.signals.pdq import DIHEDRAL_NAMES
+
+# Signal is defined with the signal types, the layer below, and passed around from here.
+from bastion.signals.types import Signal
 from bastion.signals.vpdq import VideoHash
 
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """One hash of one media item, e.g. ``Signal("pdq", "<64 hex>")``."""
-
-    type: str
-    value: str
-
-    def __str__(self) -> str:
-        return f"{self.type}:{self.value}"
+__all__ = ["Fingerprint", "ItemError", "Signal"]
 
 
 @dataclass(frozen=True, slots=True)

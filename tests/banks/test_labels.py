@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.banks.labels import SCHEMES, InvalidLabel, normalize_label, severity
+from bastion.labels import SCHEMES, InvalidLabel, normalize_label, severity
 from bastion.service.ui import CATEGORIES
 
 

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from bastion import audit
 from bastion.banks.importer import COUNTS, ImportReport, merge_records
-from bastion.banks.labels import normalize_labels, parse_stored_labels
 from bastion.banks.stored import stored_value
 from bastion.fingerprint import Signal
 from bastion.formats.records import ReadItem, Record, Reject
+from bastion.labels import normalize_labels, parse_stored_labels
 from bastion.signals.types import normalize_signal
 from bastion.store import Store, as_utc
 from bastion.store.models import Bank as BankRow

@@ -26,9 +26,9 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bastion.banks.labels import format_labels, parse_stored_labels
 from bastion.banks.stored import stored_form, stored_value
 from bastion.formats.records import DocumentVersion, FormatError, ReadItem, Record, Reject
+from bastion.labels import format_labels, parse_stored_labels
 from bastion.store import Store
 from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet, table
 

@@ -23,7 +23,6 @@ from bastion.banks import BankKind, Banks
 from bastion.banks.bank import ImportSummary
 from bastion.banks.entries import export_entries
 from bastion.banks.importer import ImportReport
-from bastion.banks.labels import format_labels
 from bastion.cli.common import (
     KeyframesOption,
     PruneOption,
@@ -42,6 +41,7 @@ from bastion.formats import FORMATS, detect_format, get_format
 from bastion.formats.detect import HEAD_BYTES
 from bastion.formats.records import Reject
 from bastion.hashing import hash_file
+from bastion.labels import format_labels
 from bastion.media.video import VideoOptions
 from bastion.scan.walk import WalkProblem, iter_files
 from bastion.signals.types import InvalidSignal, normalize_signal, parse_signal, signal_type

@@ -11,7 +11,6 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from bastion.banks.labels import format_labels
 from bastion.formats.records import (
     ExportEntry,
     ExportReport,
@@ -20,6 +19,7 @@ from bastion.formats.records import (
     Reject,
     make_record,
 )
+from bastion.labels import format_labels
 
 COLUMNS = ("signal_type", "value", "labels", "external_id")
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from bastion.banks.labels import InvalidLabel, normalize_labels
 from bastion.fingerprint import Signal
+from bastion.labels import InvalidLabel, normalize_labels
 from bastion.signals.types import InvalidSignal, normalize_signal
 
 

@@ -24,7 +24,6 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 import pillow_heif
-import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
 from bastion.media.errors import (
@@ -163,7 +162,11 @@ def _gray_pixels(image: Image.Image) -> npt.NDArray[np.uint8]:
     Pillow's Arrow export hands over the image's own memory when it is one
     block (always, at <= 512x512); ``np.asarray`` copies through
     ``tobytes``, which cost a tenth of a small JPEG's decode (measured).
+    pyarrow (~50 MB resident) is imported here, on the first decode, so that
+    importing bastion does not load it.
     """
+    import pyarrow as pa
+
     try:
         flat = pa.array(image)
     except ValueError:  # rows not contiguous: a very large image

@@ -17,11 +17,8 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import av
-import av.container
-import av.video
 import numpy as np
 import numpy.typing as npt
 
@@ -34,6 +31,12 @@ from bastion.media.errors import (
     TooManyPixels,
     TruncatedVideo,
 )
+
+# PyAV (FFmpeg, ~25 MB resident) is imported by the methods that decode, so that
+# modules needing only VideoOptions or VideoLimits do not load it.
+if TYPE_CHECKING:
+    import av
+    import av.video
 
 #: FFmpeg pixel formats whose first plane is 8-bit luma.
 _YUV8 = frozenset(
@@ -127,6 +130,8 @@ class VideoReader:
     def __init__(self, source: str | BinaryIO, limits: VideoLimits) -> None:
         self.limits = limits
         self.report = DecodeReport()
+        import av
+
         try:
             self._container = av.open(source, mode="r", metadata_errors="ignore")
         except av.error.EOFError:
@@ -160,6 +165,8 @@ class VideoReader:
         return stream
 
     def _describe(self) -> VideoInfo:
+        import av
+
         stream = self._stream
         context = stream.codec_context
         width, height = context.width, context.height
@@ -251,6 +258,8 @@ class VideoReader:
         decoder drops it if no other frame refers to it (B-frames, mostly),
         which changes no frame it does decode - only time is saved.
         """
+        import av
+
         start = self._stream.start_time or 0
         context = self._stream.codec_context
         step = 1 / self.info.fps if self.info.fps else 0.0

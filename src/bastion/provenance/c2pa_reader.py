@@ -15,12 +15,15 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import c2pa
+from typing import TYPE_CHECKING, Any
 
 from bastion.provenance.evidence import Evidence, Origin, Strength
 from bastion.provenance.source_types import ORIGINS, strongest, term
+
+# c2pa-python (a native library) is imported by the functions that read a
+# manifest, which most files never reach (see might_have_manifest).
+if TYPE_CHECKING:
+    import c2pa
 
 READER = "c2pa"
 #: Byte strings without which a file holds no embedded or referenced manifest:
@@ -36,6 +39,8 @@ def might_have_manifest(data: bytes) -> bool:
 def _context(anchors_pem: str | None, pid: int) -> c2pa.Context:
     """One context per process: a context made before a fork is not valid in
     the child (scan workers are forked), hence the process id in the key."""
+    import c2pa
+
     verify: dict[str, Any] = {"remote_manifest_fetch": False, "ocsp_fetch": False}
     settings: dict[str, Any] = {"verify": verify}
     if anchors_pem is not None:
@@ -61,6 +66,8 @@ def read_c2pa(data: bytes, mime: str | None, trust_anchors: Path | None = None) 
     """Evidence from the manifest store of a file's bytes (none without markers)."""
     if not might_have_manifest(data):
         return []
+    import c2pa
+
     try:
         context = _context(_read_anchors(trust_anchors), os.getpid())
         reader = c2pa.Reader(mime or "", io.BytesIO(data), context=context)

@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pywt
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -68,6 +67,9 @@ def _u_channel(rgb: NDArray[np.uint8]) -> NDArray[np.int64]:
 def block_votes(rgb: NDArray[np.uint8]) -> NDArray[np.bool_]:
     """Each block's bit, in the package's row-major block order."""
     height, width = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
+    # PyWavelets is imported on the first image that gets this far, not with bastion.
+    import pywt
+
     u = _u_channel(rgb[:height, :width]).astype(np.float64)
     approximation, _ = pywt.dwt2(u, "haar")
     rows, cols = approximation.shape[0] // BLOCK, approximation.shape[1] // BLOCK

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from bastion import audit
 from bastion.accounts import Permission, Principal
 from bastion.banks.bank import BankKind, BankNotFound, Banks
-from bastion.banks.labels import InvalidLabel, normalize_label
 from bastion.fingerprint import Signal
+from bastion.labels import InvalidLabel, normalize_label
 from bastion.review.access import ItemAccess
 from bastion.review.items import (
     DISPUTES,

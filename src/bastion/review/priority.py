@@ -4,7 +4,7 @@ Items fall into tiers - a hit in a known bank ("bank"), evidence of AI
 generation ("ai"), everything else ("other") - ordered by the operator
 (``BASTION_REVIEW_PRIORITY``, default ``bank,ai,other``).  Within the bank
 tier, the most severe category any matched entry carries comes first (the
-ranks are in the schemes' table, ``bastion.banks.labels``); within the AI
+ranks are in the schemes' table, ``bastion.labels``); within the AI
 tier, verified evidence before declared.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bastion.banks.labels import severity
 from bastion.config import ConfigError
+from bastion.labels import severity
 from bastion.pipeline import ScanResult
 from bastion.provenance.evidence import Origin, Strength
 

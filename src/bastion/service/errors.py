@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bastion.accounts import AccountError
 from bastion.banks.bank import BankError, BankNotFound
-from bastion.banks.labels import InvalidLabel
 from bastion.config import ConfigError
+from bastion.labels import InvalidLabel
 from bastion.review.items import Forbidden, NotFound, ReviewError
 from bastion.review.render import NotAnImage
 from bastion.review.vault import VaultError

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bastion.accounts import Principal
-from bastion.banks.labels import SCHEMES
+from bastion.labels import SCHEMES
 from bastion.review.decisions import UNDO_SECONDS
 from bastion.review.items import DISPUTES, Decision, Item, Media, Reveal
 from bastion.review.render import NotAnImage, render_item

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bastion.fingerprint import Signal
 from bastion.signals.pdq import hamming
 from bastion.signals.vpdq import (
     InvalidVpdq,
@@ -21,6 +20,17 @@ from bastion.signals.vpdq import (
     parse_vpdq,
     to_signal_value,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One hash of one media item, e.g. ``Signal("pdq", "<64 hex>")``."""
+
+    type: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
 
 
 class SignalKind(StrEnum):
