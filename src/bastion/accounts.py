@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from bastion import audit
 from bastion.banks.bank import as_utc
+from bastion.errors import BastionError
 from bastion.store import Store
 from bastion.store.models import ApiKey, LoginSession, User
 
@@ -89,8 +90,11 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class AccountError(ValueError):
+class AccountError(BastionError, ValueError):
     """A user or key operation that cannot be done as asked."""
+
+    code = "account-error"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

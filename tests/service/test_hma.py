@@ -137,10 +137,12 @@ def test_errors_are_json_messages(service: Service) -> None:
         "/m/raw_lookup", params={"signal_type": "nope", "signal": "00"}, headers=client
     )
     assert bad_type.status_code == 400
-    assert set(bad_type.json()) == {"message"}
+    assert set(bad_type.json()) == {"message", "code"}
+    assert bad_type.json()["code"] == "invalid-signal"
     missing = service.client.get("/m/raw_lookup", params={"signal_type": "pdq"}, headers=client)
     assert missing.status_code == 400
-    assert set(missing.json()) == {"message"}
+    assert missing.json()["code"] == "bad-request"
+    assert missing.json()["message"]
 
 
 def test_status_text(service: Service) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion.banks.labels import parse_stored_labels
+from bastion.errors import BastionError
 from bastion.store import Store
 from bastion.store.models import Bank as BankRow
 from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet
@@ -33,12 +34,16 @@ class BankKind(StrEnum):
     ALLOWLIST = "allowlist"
 
 
-class BankError(ValueError):
+class BankError(BastionError, ValueError):
     """A bank operation that cannot be done as asked."""
+
+    code = "bank-error"
+    status = 400
 
 
 class BankNotFound(BankError):
-    pass
+    code = "bank-not-found"
+    status = 404
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from bastion.errors import BastionError
+
 #: Category codes each scheme defines; anything else is a typo or a new scale.
 SCHEMES: dict[str, tuple[str, ...]] = {
     "ncmec": ("A1", "A2", "B1", "B2"),
@@ -23,8 +25,11 @@ SEPARATOR = ";"
 _TAG = re.compile(r"[^\x00-\x1f;]{1,200}")
 
 
-class InvalidLabel(ValueError):
+class InvalidLabel(BastionError, ValueError):
     """A label that is not a known category code nor a usable tag."""
+
+    code = "invalid-label"
+    status = 400
 
 
 def normalize_label(text: str) -> str:
@@ -50,11 +55,6 @@ def normalize_label(text: str) -> str:
 def normalize_labels(labels: Iterable[str]) -> tuple[str, ...]:
     """Sorted, de-duplicated canonical labels (empty strings dropped)."""
     return tuple(sorted({normalize_label(label) for label in labels if label.strip()}))
-
-
-def parse_labels(field: str) -> tuple[str, ...]:
-    """Labels from one text field, ``"ncmec:A1;tag"``."""
-    return normalize_labels(field.split(SEPARATOR))
 
 
 def format_labels(labels: Iterable[str]) -> str:

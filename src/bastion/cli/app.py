@@ -32,6 +32,7 @@ from bastion.cli.outcome import exit_for
 from bastion.cli.output import HashRow, OutputFormat, RowWriter
 from bastion.cli.progress import progress_bar
 from bastion.config import Settings
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import ItemError
 from bastion.hashing import hash_file
 from bastion.media.video import VideoOptions
@@ -79,7 +80,7 @@ def iter_hash_rows(
                     fingerprint = hash_file(item, settings=settings, dihedral=dihedral, video=video)
                     yield HashRow(str(item), fingerprint)
                 except OSError as exc:
-                    problem = ItemError("unreadable", exc.strerror or str(exc))
+                    problem = ItemError(ItemErrorCode.UNREADABLE, exc.strerror or str(exc))
                     yield HashRow(str(item), error=problem)
             progress.advance(task)
 
@@ -100,7 +101,7 @@ class Unchecked:
 
     def add(self, row: HashRow, *, low_quality_matched: bool = False, suppressed: int = 0) -> None:
         """Count one input; ``low_quality_matched``: its low-quality PDQ was matched anyway."""
-        reasons = [row.problem.code] if row.problem else []
+        reasons: list[str] = [row.problem.code] if row.problem else []
         if row.fingerprint and row.fingerprint.low_quality and not low_quality_matched:
             reasons.append(self.LOW_QUALITY)
         if suppressed:

@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from bastion.banks.labels import InvalidLabel, normalize_labels
+from bastion.errors import BastionError
 from bastion.fingerprint import Signal
 from bastion.signals.types import InvalidSignal, normalize_signal
 
 
-class FormatError(ValueError):
+class FormatError(BastionError, ValueError):
     """The document as a whole cannot be read; nothing of it may be imported."""
+
+    code = "format-error"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from bastion import __version__
 from bastion.config import Settings
+from bastion.errors import BastionError
 from bastion.matching.index import Index
 from bastion.media.video import VideoOptions
 from bastion.pipeline import scan_item
@@ -50,8 +51,11 @@ PROGRESS_EVERY = 32
 Progress = Callable[[int], None]
 
 
-class ScanError(RuntimeError):
+class ScanError(BastionError, RuntimeError):
     """The scan cannot start or resume as asked."""
+
+    code = "scan-error"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bastion.config import Settings
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import ItemError
 from bastion.pipeline import ScanItem
 from bastion.scan.archives import is_archive, iter_archive
@@ -48,10 +49,6 @@ class SourceOptions:
     id_column: str | None = None
     #: Leave out sources that do not exist instead of refusing to start.
     allow_missing: bool = False
-
-
-class SourceError(ValueError):
-    """SOURCEs that cannot be scanned as given: nothing should run."""
 
 
 def _is_pattern(source: str) -> bool:
@@ -214,7 +211,7 @@ def iter_units(sources: list[str], options: SourceOptions) -> Iterator[Unit]:
 def unit_items(unit: Unit, options: SourceOptions, settings: Settings) -> Iterator[ScanItem]:
     for name, code, message in unit.entries:
         if code is not None:
-            yield ScanItem(name, unit.source, error=ItemError(code, message or ""))
+            yield ScanItem(name, unit.source, error=ItemError(ItemErrorCode(code), message or ""))
         elif unit.kind is SourceKind.PARQUET:
             yield from iter_parquet(
                 Path(name),

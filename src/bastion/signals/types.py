@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bastion.errors import BastionError
 from bastion.fingerprint import Signal
 from bastion.signals.vpdq import InvalidVpdq, parse_vpdq, to_signal_value
 
@@ -26,8 +27,11 @@ class SignalKind(StrEnum):
     VPDQ = "vpdq"
 
 
-class InvalidSignal(ValueError):
+class InvalidSignal(BastionError, ValueError):
     """A signal type or value that cannot be stored or matched."""
+
+    code = "invalid-signal"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)
