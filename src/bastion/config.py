@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from bastion.errors import BastionError
+
 ENV_PREFIX = "BASTION_"
 #: Settings that are paths or text; every other one is a whole number.
 _PATHS = frozenset({"home", "trust_anchors"})
@@ -26,8 +28,11 @@ _TEXTS = frozenset(
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(BastionError, ValueError):
     """A ``BASTION_*`` variable holds a value Bastion cannot use."""
+
+    code = "config-error"
+    status = 500
 
 
 def _default_home() -> Path:

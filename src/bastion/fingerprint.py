@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bastion.errors import ItemErrorCode
 from bastion.signals.pdq import DIHEDRAL_NAMES
 
 # Signal is defined with the signal types, the layer below, and passed around from here.
@@ -22,17 +23,13 @@ __all__ = ["Fingerprint", "ItemError", "Signal"]
 class ItemError:
     """Why an item was not (fully) processed: a stable code and a message."""
 
-    code: str
+    code: ItemErrorCode
     message: str
-
-    #: Code of an item whose handling raised an exception nobody foresaw (a
-    #: bug, or hostile input a decoder trips on): that item's error, not a crash.
-    INTERNAL = "internal"
 
     @classmethod
     def internal(cls, exc: BaseException) -> ItemError:
         """The error of an item whose handling raised ``exc`` unexpectedly."""
-        return cls(cls.INTERNAL, f"{type(exc).__name__}: {exc}")
+        return cls(ItemErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

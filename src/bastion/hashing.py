@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bastion.config import Settings
+from bastion.errors import BastionError, ItemErrorCode
 from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.media.errors import FileTooLarge, MediaError, NotAnImage
 from bastion.media.image import decode_for_pdq
@@ -41,8 +42,11 @@ def default_settings() -> Settings:
     return Settings.from_env()
 
 
-class NotARegularFile(OSError):
+class NotARegularFile(BastionError, OSError):
     """A path names a directory, FIFO, socket or device, not a file."""
+
+    code = ItemErrorCode.NOT_A_FILE
+    status = 422
 
 
 def hash_file(
@@ -163,7 +167,7 @@ def _decode(
     if media_type.kind is MediaKind.IMAGE:
         return _hash_image(stream, media_type.pillow_format, settings, dihedral), None
     if media_type.kind is MediaKind.EMPTY:
-        return _Decoded(error=ItemError("empty", "the file is empty (0 bytes)")), None
+        return _Decoded(error=ItemError(ItemErrorCode.EMPTY, "the file is empty (0 bytes)")), None
     if name and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
         error = NotAnImage(f"named {Path(name).suffix} but the content is {media_type.mime}")
         return _Decoded(error=ItemError(error.code, error.message)), None

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bastion.errors import BastionError
+
 
 @dataclass(frozen=True, slots=True)
 class Scheme:
@@ -46,8 +48,11 @@ SEPARATOR = ";"
 _TAG = re.compile(r"[^\x00-\x1f;]{1,200}")
 
 
-class InvalidLabel(ValueError):
+class InvalidLabel(BastionError, ValueError):
     """A label that is not a known category code nor a usable tag."""
+
+    code = "invalid-label"
+    status = 400
 
 
 def normalize_label(text: str) -> str:
@@ -80,11 +85,6 @@ def severity(label: str) -> int:
 def normalize_labels(labels: Iterable[str]) -> tuple[str, ...]:
     """Sorted, de-duplicated canonical labels (empty strings dropped)."""
     return tuple(sorted({normalize_label(label) for label in labels if label.strip()}))
-
-
-def parse_labels(field: str) -> tuple[str, ...]:
-    """Labels from one text field, ``"ncmec:A1;tag"``."""
-    return normalize_labels(field.split(SEPARATOR))
 
 
 def format_labels(labels: Iterable[str]) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.config import Settings
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import Fingerprint, ItemError
 from bastion.hashing import hash_bytes, hash_file
 from bastion.matching.index import Index
@@ -47,7 +48,7 @@ class ScanItem:
     #: The item exists but could not be read.
     error: ItemError | None = None
     #: The item was deliberately not hashed, and why.
-    skipped: str | None = None
+    skipped: ItemErrorCode | None = None
     #: The container says this is an image (a dataset's image column), so
     #: anything else is an error rather than a file of another type.
     expect_image: bool = False
@@ -113,7 +114,7 @@ class ScanResult:
     fingerprint: Fingerprint | None = None
     matches: tuple[Match, ...] = ()
     error: ItemError | None = None
-    skip_reason: str | None = None
+    skip_reason: ItemErrorCode | None = None
     provenance: Assessment | None = None
     #: Blocklist matches an allowlist entry suppressed: not matches, but the
     #: item was not checked against those entries either.
@@ -206,12 +207,14 @@ def scan_item(
                 data or b"", name=name, settings=settings, dihedral=dihedral, video=video
             )
     except OSError as exc:
-        problem = ItemError("unreadable", exc.strerror or str(exc))
+        problem = ItemError(ItemErrorCode.UNREADABLE, exc.strerror or str(exc))
         return ScanResult(item.item_id, item.source, Status.ERROR, error=problem)
     except Exception as exc:  # noqa: BLE001 - one item's failure must not stop the others
         return ScanResult(item.item_id, item.source, Status.ERROR, error=ItemError.internal(exc))
     if item.expect_image and fingerprint.error is None and fingerprint.pdq is None:
-        problem = ItemError("not-an-image", f"expected an image, found {fingerprint.media_type}")
+        problem = ItemError(
+            ItemErrorCode.NOT_AN_IMAGE, f"expected an image, found {fingerprint.media_type}"
+        )
         fingerprint = replace(fingerprint, error=problem)
     try:
         assessment, outcome = _assess_and_match(

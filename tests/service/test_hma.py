@@ -136,11 +136,13 @@ def test_errors_are_json_messages(service: Service) -> None:
     bad_type = service.client.get(
         "/m/raw_lookup", params={"signal_type": "nope", "signal": "00"}, headers=client
     )
+    # HMA's body exactly: its clients read "message" (Bastion's /v1 adds "code").
     assert bad_type.status_code == 400
     assert set(bad_type.json()) == {"message"}
     missing = service.client.get("/m/raw_lookup", params={"signal_type": "pdq"}, headers=client)
     assert missing.status_code == 400
     assert set(missing.json()) == {"message"}
+    assert missing.json()["message"]
 
 
 def test_status_text(service: Service) -> None:

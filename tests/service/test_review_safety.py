@@ -481,6 +481,6 @@ def test_browser_errors_are_pages_with_a_way_back(service: Service) -> None:
     assert nowhere.headers["content-type"].startswith("text/html")
     # API clients keep JSON, also on UI routes.
     plain = client.get("/ui/items/999", headers={"Accept": "application/json"})
-    assert plain.json() == {"message": "no review item 999"}
+    assert plain.json() == {"message": "no review item 999", "code": "review-not-found"}
     api = client.get("/v1/review/items/999", headers=html)
-    assert api.json() == {"message": "no review item 999"}
+    assert api.json() == {"message": "no review item 999", "code": "review-not-found"}

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bastion.errors import BastionError
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
@@ -52,8 +54,11 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class AccountError(ValueError):
+class AccountError(BastionError, ValueError):
     """A user or key operation that cannot be done as asked."""
+
+    code = "account-error"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from bastion import audit
 from bastion.banks.importer import COUNTS, ImportReport, merge_records
 from bastion.banks.stored import stored_value
+from bastion.errors import BastionError
 from bastion.fingerprint import Signal
 from bastion.formats.records import ReadItem, Record, Reject
 from bastion.labels import normalize_labels, parse_stored_labels
@@ -46,12 +47,16 @@ class BankKind(StrEnum):
     ALLOWLIST = "allowlist"
 
 
-class BankError(ValueError):
+class BankError(BastionError, ValueError):
     """A bank operation that cannot be done as asked."""
+
+    code = "bank-error"
+    status = 400
 
 
 class BankNotFound(BankError):
-    pass
+    code = "bank-not-found"
+    status = 404
 
 
 @dataclass(frozen=True, slots=True)

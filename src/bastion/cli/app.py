@@ -105,7 +105,7 @@ class Unchecked:
 
     def add(self, row: HashRow, *, low_quality_matched: bool = False, suppressed: int = 0) -> None:
         """Count one input; ``low_quality_matched``: its low-quality PDQ was matched anyway."""
-        reasons = [row.problem.code] if row.problem else []
+        reasons: list[str] = [row.problem.code] if row.problem else []
         if row.fingerprint and row.fingerprint.low_quality and not low_quality_matched:
             reasons.append(self.LOW_QUALITY)
         if suppressed:

@@ -15,14 +15,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bastion.banks.bank import BankError
 from bastion.cli.output import OutputFormat
 from bastion.config import ConfigError, Settings
-from bastion.formats.records import FormatError
+from bastion.errors import BastionError
 from bastion.matching.index import Index
 from bastion.media.video import VideoOptions
-from bastion.signals.types import InvalidSignal
-from bastion.store import Store, StoreError
+from bastion.store import Store
 
 #: ``--format`` of commands that print one row per input.
 OutputFormatOption = Annotated[
@@ -102,10 +100,12 @@ def load_settings() -> Settings:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the errors a user can fix into one clear line and exit status 2."""
+    """Turn the errors a user can fix into one clear line and exit status 2:
+    any of Bastion's own errors (the service answers them with their HTTP
+    status), and a ``ValueError`` from a library given a bad value."""
     try:
         yield
-    except (BankError, FormatError, InvalidSignal, StoreError, ValueError) as exc:
+    except (BastionError, ValueError) as exc:
         raise fail(str(exc)) from None
 
 

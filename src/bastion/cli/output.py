@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.formats.te import format_signals
 from bastion.matching.match import Match
@@ -47,7 +48,7 @@ class HashRow:
     matches: tuple[Match, ...] | None = None
     #: Why the item was deliberately not hashed (an archive member that is
     #: a link, a nested archive too deep): the reason is its error code.
-    skipped: str | None = None
+    skipped: ItemErrorCode | None = None
 
     @classmethod
     def of(cls, result: ScanResult, *, matches: bool = False) -> HashRow:

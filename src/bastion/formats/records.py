@@ -13,13 +13,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from bastion.errors import BastionError
 from bastion.fingerprint import Signal
 from bastion.labels import InvalidLabel, normalize_labels
 from bastion.signals.types import InvalidSignal, normalize_signal
 
 
-class FormatError(ValueError):
+class FormatError(BastionError, ValueError):
     """The document as a whole cannot be read; nothing of it may be imported."""
+
+    code = "format-error"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

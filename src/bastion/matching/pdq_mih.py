@@ -30,7 +30,6 @@ from numpy.typing import NDArray
 CHUNK_BITS = 21
 CHUNKS = 12  # 252 of the 256 bits; the pigeonhole argument needs no more
 BUCKETS = 1 << CHUNK_BITS
-HASH_BYTES = 32
 #: Below this many hashes, comparing with all of them is faster than probing
 #: and the 100 MB of bucket tables are not worth allocating.
 BRUTE_FORCE_BELOW = 20_000

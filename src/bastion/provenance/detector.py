@@ -19,14 +19,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bastion.errors import BastionError
 from bastion.provenance.evidence import Evidence, Origin, Strength
 
 READER = "detector"
 _DEFAULT_SIDE = 224
 
 
-class DetectorError(ValueError):
+class DetectorError(BastionError, ValueError):
     """A model that cannot be loaded or does not meet the contract."""
+
+    code = "detector-error"
+    status = 500
 
 
 class OnnxDetector:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from bastion.provenance.evidence import Origin
 
-IPTC_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-
 ORIGINS = {
     "trainedAlgorithmicMedia": Origin.AI_GENERATED,
     "compositeWithTrainedAlgorithmicMedia": Origin.AI_EDITED,

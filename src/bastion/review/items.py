@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bastion.errors import BastionError
 from bastion.store import as_utc
 from bastion.store.models import ReviewItem
 
@@ -61,16 +62,21 @@ class Reveal(StrEnum):
     FULL = "full"
 
 
-class ReviewError(ValueError):
+class ReviewError(BastionError, ValueError):
     """A queue operation that cannot be done as asked."""
+
+    code = "review-error"
+    status = 400
 
 
 class NotFound(ReviewError):
-    pass
+    code = "review-not-found"
+    status = 404
 
 
 class Forbidden(ReviewError):
-    pass
+    code = "forbidden"
+    status = 403
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 import bastion.media.image  # noqa: F401 - registers HEIF/AVIF with Pillow
 from bastion.config import Settings
+from bastion.errors import BastionError
 from bastion.media.errors import MediaError
 from bastion.media.video import Frame, VideoLimits, VideoOptions, VideoReader
 from bastion.review.items import Reveal
@@ -44,8 +45,11 @@ UNMATCHED, MATCHED = 60, 255
 TimeRange = tuple[float, float]
 
 
-class NotAnImage(ValueError):
-    pass
+class NotAnImage(BastionError, ValueError):
+    """Review media that cannot be shown as an image."""
+
+    code = "cannot-render"
+    status = 422
 
 
 def render(data: bytes, reveal: Reveal | None, *, max_pixels: int) -> bytes:

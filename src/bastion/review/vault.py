@@ -19,12 +19,16 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bastion.config import ConfigError
+from bastion.errors import BastionError
 
 _NONCE = 12
 
 
-class VaultError(RuntimeError):
+class VaultError(BastionError, RuntimeError):
     """Media that cannot be decrypted with the configured keys."""
+
+    code = "vault-error"
+    status = 500
 
 
 def new_key() -> str:

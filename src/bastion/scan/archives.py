@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
 from bastion.config import Settings
+from bastion.errors import BastionError, ItemErrorCode
 from bastion.fingerprint import ItemError
 from bastion.media.sniff import sniff
 from bastion.pipeline import ScanItem
@@ -55,8 +56,11 @@ _ZIP_MEMBER_DAMAGE = (
 )
 
 
-class ArchiveBomb(Exception):
+class ArchiveBomb(BastionError):
     """A member or an archive expanding beyond the configured limits."""
+
+    code = ItemErrorCode.ARCHIVE_BOMB
+    status = 422
 
 
 def is_archive(head: bytes) -> bool:
@@ -209,7 +213,7 @@ class _ArchiveWalk:
         name: str,
         *,
         error: ItemError | None = None,
-        skipped: str | None = None,
+        skipped: ItemErrorCode | None = None,
     ) -> ScanItem:
         """The row of a member that is not read: an error or a skip."""
         item_id = self.unique(f"{archive_id}!{name}")
@@ -250,11 +254,15 @@ class _ArchiveWalk:
                 raise ArchiveBomb(f"declares {stated_size:,} bytes, over {limit:,}")
             data = _read_capped(member, limit, expanded_too_far)
         except ArchiveBomb as exc:
-            problem = ItemError("archive-bomb", f"member {exc} (limits: size, ratio, total)")
+            problem = ItemError(
+                ItemErrorCode.ARCHIVE_BOMB, f"member {exc} (limits: size, ratio, total)"
+            )
             yield ScanItem(item_id, self.source, name=name, error=problem)
             return
         except damage as exc:
-            problem = ItemError("corrupt-archive-member", str(exc) or type(exc).__name__)
+            problem = ItemError(
+                ItemErrorCode.CORRUPT_ARCHIVE_MEMBER, str(exc) or type(exc).__name__
+            )
             yield ScanItem(item_id, self.source, name=name, error=problem)
             return
         if stated_size is not None and len(data) < stated_size:
@@ -263,7 +271,9 @@ class _ArchiveWalk:
         if not is_archive(data[:512]):
             yield ScanItem(item_id, self.source, data=data, name=name)
         elif depth + 2 > self.settings.max_archive_depth:  # depth 0 is archive level 1
-            yield ScanItem(item_id, self.source, name=name, skipped="nested-archive-too-deep")
+            yield ScanItem(
+                item_id, self.source, name=name, skipped=ItemErrorCode.NESTED_ARCHIVE_TOO_DEEP
+            )
         else:
             yield from self.members(io.BytesIO(data), item_id, depth + 1)
 
@@ -271,7 +281,9 @@ class _ArchiveWalk:
         try:
             archive = zipfile.ZipFile(stream)
         except _ZIP_MEMBER_DAMAGE as exc:  # NotImplementedError: a made-up zip version
-            yield ScanItem(archive_id, self.source, error=ItemError("corrupt-archive", str(exc)))
+            yield ScanItem(
+                archive_id, self.source, error=ItemError(ItemErrorCode.CORRUPT_ARCHIVE, str(exc))
+            )
             return
         ratio = self.settings.max_compression_ratio
         with archive:
@@ -281,17 +293,21 @@ class _ArchiveWalk:
                     continue
                 if id(info) in overlaps:
                     reason = f"member shares its data with {overlaps[id(info)]!r}; not read"
-                    problem = ItemError("archive-bomb", reason)
+                    problem = ItemError(ItemErrorCode.ARCHIVE_BOMB, reason)
                     yield self._row(archive_id, info.filename, error=problem)
                     continue
                 if info.flag_bits & _ZIP_ENCRYPTED:
-                    problem = ItemError("encrypted", "the member is encrypted; not read")
+                    problem = ItemError(
+                        ItemErrorCode.ENCRYPTED, "the member is encrypted; not read"
+                    )
                     yield self._row(archive_id, info.filename, error=problem)
                     continue
                 try:
                     member = archive.open(info)
                 except _ZIP_MEMBER_DAMAGE as exc:
-                    problem = ItemError("corrupt-archive-member", str(exc) or type(exc).__name__)
+                    problem = ItemError(
+                        ItemErrorCode.CORRUPT_ARCHIVE_MEMBER, str(exc) or type(exc).__name__
+                    )
                     yield self._row(archive_id, info.filename, error=problem)
                     continue
                 with member:
@@ -312,7 +328,9 @@ class _ArchiveWalk:
         try:
             archive = tarfile.open(fileobj=plain, mode="r|")  # noqa: SIM115 (closed in finally)
         except _TAR_DAMAGE as exc:
-            yield ScanItem(archive_id, self.source, error=ItemError("corrupt-archive", str(exc)))
+            yield ScanItem(
+                archive_id, self.source, error=ItemError(ItemErrorCode.CORRUPT_ARCHIVE, str(exc))
+            )
             return
         ratio = self.settings.max_compression_ratio
         try:
@@ -340,7 +358,7 @@ class _ArchiveWalk:
                 )
         except _TAR_DAMAGE as exc:
             reason = f"archive ends early or is damaged after the members above: {exc}"
-            problem = ItemError("truncated-archive", reason)
+            problem = ItemError(ItemErrorCode.TRUNCATED_ARCHIVE, reason)
             yield ScanItem(f"{archive_id}!", self.source, error=problem)
         finally:
             archive.close()
@@ -348,10 +366,10 @@ class _ArchiveWalk:
                 decompressed.close()
 
 
-def unreadable_member(info: tarfile.TarInfo) -> str | None:
+def unreadable_member(info: tarfile.TarInfo) -> ItemErrorCode | None:
     """Why a tar member has no content of its own to hash, or None for a file."""
     if info.isfile():
         return None
     if info.issym() or info.islnk():
-        return "link"
-    return "special-file"  # FIFO, character or block device, unknown type
+        return ItemErrorCode.LINK
+    return ItemErrorCode.SPECIAL_FILE  # FIFO, character or block device, unknown type

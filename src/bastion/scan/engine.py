@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from bastion import __version__
 from bastion.config import Settings
+from bastion.errors import BastionError
 from bastion.matching.index import Index
 from bastion.matching.match import VideoRule
 from bastion.media.video import VideoOptions
@@ -51,8 +52,11 @@ PROGRESS_EVERY = 32
 Progress = Callable[[int], None]
 
 
-class ScanError(RuntimeError):
+class ScanError(BastionError, RuntimeError):
     """The scan cannot start or resume as asked."""
+
+    code = "scan-error"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bastion.errors import BastionError
 from bastion.scan.results import RESULTS, escape_id, iter_rows
 from bastion.scan.webdataset import split_key
 
@@ -54,8 +55,11 @@ METADATA_KEY = "key"
 _SUCCESS = "success"
 
 
-class FilterError(ValueError):
+class FilterError(BastionError, ValueError):
     """The scan folder or the output folder cannot be used: nothing was written."""
+
+    code = "filter-error"
+    status = 400
 
 
 @dataclass

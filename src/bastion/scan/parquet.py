@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bastion.config import Settings
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import ItemError
 from bastion.hashing import default_settings
 from bastion.media.errors import FileTooLarge
@@ -75,12 +76,12 @@ def iter_parquet(
         table = pq.ParquetFile(file)
         names = table.schema_arrow.names
     except (pa.ArrowException, OSError) as exc:
-        yield ScanItem(str(file), source, error=ItemError("corrupt-parquet", str(exc)))
+        yield ScanItem(str(file), source, error=ItemError(ItemErrorCode.CORRUPT_PARQUET, str(exc)))
         return
     missing = [c for c in (image_column, id_column) if c and c not in names]
     if missing:
         reason = f"no column {missing[0]!r} (columns: {', '.join(names)})"
-        yield ScanItem(str(file), source, error=ItemError("missing-column", reason))
+        yield ScanItem(str(file), source, error=ItemError(ItemErrorCode.MISSING_COLUMN, reason))
         return
     rows = _Rows(file, source, image_column, id_column, settings or default_settings())
     groups = range(table.metadata.num_row_groups) if row_group is None else [row_group]
@@ -93,7 +94,9 @@ def iter_parquet(
         where = "" if row_group is None else f"row group {row_group}, "
         reason = f"file ends early or is damaged after row {rows.number} ({where}{exc})"
         place = "" if row_group is None else f"group{row_group}"
-        yield ScanItem(f"{file}#{place}", source, error=ItemError("corrupt-parquet", reason))
+        yield ScanItem(
+            f"{file}#{place}", source, error=ItemError(ItemErrorCode.CORRUPT_PARQUET, reason)
+        )
 
 
 class _Rows:
@@ -163,7 +166,7 @@ class _Rows:
                                 "was not read",
                             )
         except PageHeaderError as exc:
-            return ItemError("corrupt-parquet", f"the image column's pages: {exc}")
+            return ItemError(ItemErrorCode.CORRUPT_PARQUET, f"the image column's pages: {exc}")
         return None
 
     def _refused(
@@ -192,7 +195,9 @@ class _Rows:
             position=self.number,
         )
         if label is None:
-            problem = ItemError("null-id", f"row {self.number} has no {self.id_column!r}")
+            problem = ItemError(
+                ItemErrorCode.NULL_ID, f"row {self.number} has no {self.id_column!r}"
+            )
             return replace(
                 here, item_id=f"{self.file}#<row {self.number}>", key=None, error=problem
             )
@@ -207,7 +212,7 @@ class _Rows:
         if isinstance(cell, pa.DictionaryScalar):
             cell = cell.value if cell.is_valid else pa.scalar(None)
         if not cell.is_valid or not isinstance(cell, pa.BinaryScalar | pa.LargeBinaryScalar):
-            problem = ItemError("missing-image", "the image column is empty here")
+            problem = ItemError(ItemErrorCode.MISSING_IMAGE, "the image column is empty here")
             return replace(here, error=problem)
         # No cell is larger than its page, which was checked against the limit.
         return replace(here, data=cell.as_py(), expect_image=True)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from bastion.errors import BastionError
+
 #: PageHeader fields (parquet.thrift).
 _TYPE, _UNCOMPRESSED, _COMPRESSED = 1, 2, 3
 _DATA_PAGE, _DICTIONARY_PAGE, _DATA_PAGE_V2 = 5, 7, 8
@@ -26,8 +28,11 @@ _MAX_FIELD_BYTES = 1 << 20
 _MAX_DEPTH = 16
 
 
-class PageHeaderError(ValueError):
+class PageHeaderError(BastionError, ValueError):
     """A page header that cannot be read: the column chunk is damaged."""
+
+    code = "corrupt-page-header"
+    status = 422
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bastion.errors import ItemErrorCode
+
 MATCH = pa.struct(
     [
         ("bank", pa.string()),
@@ -197,7 +199,7 @@ class _IdCheck:
             return table
         rows = table.to_pylist()
         for number, reason in repeated.items():
-            rows[number].update(status="error", error_code="duplicate-id", error=reason)
+            rows[number].update(status="error", error_code=ItemErrorCode.DUPLICATE_ID, error=reason)
             if rows[number]["verdict"] != "known":
                 rows[number]["verdict"] = "error"
         return pa.Table.from_pylist(rows, schema=SCHEMA)

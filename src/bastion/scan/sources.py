@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bastion.config import Settings
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import ItemError
 from bastion.pipeline import ScanItem
 from bastion.scan.archives import expand
@@ -49,10 +50,6 @@ class SourceOptions:
     id_column: str | None = None
     #: Leave out sources that do not exist instead of refusing to start.
     allow_missing: bool = False
-
-
-class SourceError(ValueError):
-    """SOURCEs that cannot be scanned as given: nothing should run."""
 
 
 def _is_pattern(source: str) -> bool:
@@ -307,7 +304,7 @@ def unit_items(unit: Unit, options: SourceOptions, settings: Settings) -> Iterat
     reader = SOURCES[unit.kind]
     for name, code, message in unit.entries:
         if code is not None:
-            yield ScanItem(name, unit.source, error=ItemError(code, message or ""))
+            yield ScanItem(name, unit.source, error=ItemError(ItemErrorCode(code), message or ""))
         else:
             yield from reader.items(unit, Path(name), options, settings)
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import ItemError
 
 
@@ -55,29 +56,31 @@ def _walk(
         info = path.stat()
     except FileNotFoundError:
         reason = "broken symbolic link" if path.is_symlink() else "no such file or directory"
-        yield WalkProblem(path, ItemError("not-found", reason))
+        yield WalkProblem(path, ItemError(ItemErrorCode.NOT_FOUND, reason))
         return
     except OSError as exc:
-        yield WalkProblem(path, ItemError("unreadable", exc.strerror or str(exc)))
+        yield WalkProblem(path, ItemError(ItemErrorCode.UNREADABLE, exc.strerror or str(exc)))
         return
 
     if stat.S_ISREG(info.st_mode):
         yield path
         return
     if not stat.S_ISDIR(info.st_mode):
-        yield WalkProblem(path, ItemError("not-a-file", _kind_of(info.st_mode)))
+        yield WalkProblem(path, ItemError(ItemErrorCode.NOT_A_FILE, _kind_of(info.st_mode)))
         return
 
     key = (info.st_dev, info.st_ino)
     if key in ancestors:
         first = visited[key]
         yield WalkProblem(
-            path, ItemError("symlink-loop", f"directory symlink loop: leads back to {first}")
+            path,
+            ItemError(ItemErrorCode.SYMLINK_LOOP, f"directory symlink loop: leads back to {first}"),
         )
         return
     if key in visited:
         yield WalkProblem(
-            path, ItemError("duplicate", f"same directory as {visited[key]}, walked once")
+            path,
+            ItemError(ItemErrorCode.DUPLICATE, f"same directory as {visited[key]}, walked once"),
         )
         return
     visited[key] = path
@@ -85,7 +88,7 @@ def _walk(
         with os.scandir(path) as entries:
             names = sorted(entry.name for entry in entries)
     except OSError as exc:
-        yield WalkProblem(path, ItemError("unreadable", exc.strerror or str(exc)))
+        yield WalkProblem(path, ItemError(ItemErrorCode.UNREADABLE, exc.strerror or str(exc)))
         return
     for name in names:
         yield from _walk(path / name, visited, (*ancestors, key))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from bastion.config import Settings
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import ItemError
 from bastion.media.sniff import SNIFF_BYTES, MediaKind, sniff
 from bastion.pipeline import ScanItem
@@ -73,7 +74,11 @@ def iter_shard(path: Path, source: str, settings: Settings) -> Iterator[ScanItem
     def without_media() -> Iterator[ScanItem]:
         for key in (key for key, media in keys.items() if not media):
             yield ScanItem(
-                f"{shard}#{key}", source, skipped="sample-without-image", container=shard, key=key
+                f"{shard}#{key}",
+                source,
+                skipped=ItemErrorCode.SAMPLE_WITHOUT_IMAGE,
+                container=shard,
+                key=key,
             )
 
     try:
@@ -107,7 +112,9 @@ def iter_shard(path: Path, source: str, settings: Settings) -> Iterator[ScanItem
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         yield from without_media()
         reason = f"shard ends early or is damaged after the samples above: {exc}"
-        yield ScanItem(f"{shard}#", source, error=ItemError("truncated-archive", reason))
+        yield ScanItem(
+            f"{shard}#", source, error=ItemError(ItemErrorCode.TRUNCATED_ARCHIVE, reason)
+        )
         return
     yield from without_media()
 
@@ -139,7 +146,7 @@ def _media_item(
     data: bytes | None = None
     problem = None
     if info.size > settings.max_file_bytes:
-        problem = ItemError("file-too-large", f"{info.name} is over the size limit")
+        problem = ItemError(ItemErrorCode.FILE_TOO_LARGE, f"{info.name} is over the size limit")
     else:
         data = head + _read(member, info.size - len(head))
         if len(data) < info.size:

@@ -13,6 +13,7 @@ from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
+from bastion.errors import ItemErrorCode
 from bastion.fingerprint import Fingerprint, ItemError
 from bastion.pipeline import ScanItem, ScanResult, Status, scan_item
 from bastion.provenance import InspectOptions
@@ -42,7 +43,9 @@ def _item(data: bytes, name: str | None) -> ScanItem:
 
 
 def _unusable(result: ScanResult) -> ApiError:
-    problem = result.error or ItemError("not-hashed", result.skip_reason or "not hashed")
+    problem = result.error or ItemError(
+        result.skip_reason or ItemErrorCode.INTERNAL, "not hashed: skipped"
+    )
     return ApiError(422, f"{problem.code}: {problem.message}")
 
 

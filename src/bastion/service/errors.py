@@ -1,7 +1,11 @@
-"""Errors as HMA clients expect them: JSON ``{"message": ...}`` with a status.
+"""Errors as JSON ``{"message": ..., "code": ...}`` with a status; on HMA's
+routes exactly ``{"message": ...}``, the body HMA 2.0's clients parse.
 
-Domain errors from the library map to statuses in one table, so a route
-never catches an error just to translate it.  A browser on a review page
+Bastion's own errors (:class:`bastion.errors.BastionError`) carry their
+status and code, so one handler renders them all and a route never catches
+an error just to translate it.  Refusals of the HTTP layer (:class:`ApiError`,
+a bad request body, an unknown route) have the status's name as their code
+(``bad-request``, ``unauthorized`` ...).  A browser on a review page
 (``/ui``, asking for ``text/html``) gets the same message as a page with a
 way back - log in, back to the queue - instead of raw JSON.
 """
@@ -15,16 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bastion.accounts import AccountError
-from bastion.banks.bank import BankError, BankNotFound
-from bastion.config import ConfigError
-from bastion.labels import InvalidLabel
-from bastion.review.items import Forbidden, NotFound, ReviewError
-from bastion.review.render import NotAnImage
-from bastion.review.vault import VaultError
+from bastion.errors import BastionError, http_status_code
 from bastion.service.pages import templates
-from bastion.service.state import NotReady
-from bastion.signals.types import InvalidSignal
 
 log = logging.getLogger("bastion.service")
 
@@ -37,25 +33,21 @@ class ApiError(Exception):
         self.headers = headers
 
 
-#: Most specific first: the first class an error is an instance of wins.
-STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (BankNotFound, 404),
-    (NotFound, 404),
-    (Forbidden, 403),
-    (NotReady, 503),
-    (NotAnImage, 422),
-    (VaultError, 500),
-    (ConfigError, 500),
-    (BankError, 400),
-    (AccountError, 400),
-    (ReviewError, 400),
-    (InvalidSignal, 400),
-    (InvalidLabel, 400),
-)
+#: Path prefixes of the HMA 2.0 routes (bastion.service.hma).
+HMA_PREFIXES = ("/h/", "/m/", "/c/", "/status")
 
 
-def _json(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"message": message}, status_code=status, headers=headers)
+def _json(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"message": message}
+    if not request.url.path.startswith(HMA_PREFIXES):
+        body["code"] = code
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _wants_page(request: Request) -> bool:
@@ -65,10 +57,15 @@ def _wants_page(request: Request) -> bool:
 
 
 def _answer(
-    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    code: str | None = None,
 ) -> Response:
     if not _wants_page(request):
-        return _json(status, message, headers)
+        return _json(request, status, code or http_status_code(status), message, headers)
     return templates.TemplateResponse(
         request,
         "error.html",
@@ -97,14 +94,8 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return _answer(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
-    for error_type, status in STATUS:
-        app.add_exception_handler(error_type, _handler(status))
-
-
-def _handler(status: int):  # type: ignore[no-untyped-def]
-    async def handle(request: Request, exc: Exception) -> Response:
-        if status >= 500:
+    @app.exception_handler(BastionError)
+    async def bastion_error(request: Request, exc: BastionError) -> Response:
+        if exc.status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
-        return _answer(request, status, str(exc))
-
-    return handle
+        return _answer(request, exc.status, str(exc), code=exc.code)

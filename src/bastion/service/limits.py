@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.errors import http_status_code
+
 
 async def _send_json(
     send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    body = json.dumps({"message": message}).encode()
+    body = json.dumps({"message": message, "code": http_status_code(status)}).encode()
     await send(
         {
             "type": "http.response.start",

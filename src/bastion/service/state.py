@@ -15,6 +15,7 @@ import time
 
 from bastion.accounts import Accounts
 from bastion.config import Settings
+from bastion.errors import BastionError
 from bastion.matching.index import Index
 from bastion.review.queue import ReviewQueue
 from bastion.service.limits import LoginThrottle, RateLimiter
@@ -26,8 +27,11 @@ log = logging.getLogger("bastion.service")
 PURGE_EVERY = 3600
 
 
-class NotReady(RuntimeError):
+class NotReady(BastionError, RuntimeError):
     """The index has not been loaded yet, or has not been refreshed lately."""
+
+    code = "not-ready"
+    status = 503
 
 
 class ServiceState:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-CRYPTO_ALGORITHMS = ("md5", "sha1", "sha256")
-
 
 @dataclass(frozen=True, slots=True)
 class CryptoDigests:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from bastion.errors import BastionError
 from bastion.signals.pdq import hamming
 from bastion.signals.vpdq import (
     InvalidVpdq,
@@ -44,8 +45,11 @@ class SignalKind(StrEnum):
     VPDQ = "vpdq"
 
 
-class InvalidSignal(ValueError):
+class InvalidSignal(BastionError, ValueError):
     """A signal type or value that cannot be stored or matched."""
+
+    code = "invalid-signal"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bastion.errors import BastionError
 from bastion.signals.pdq import hamming
 
 #: Meta's defaults (``vpdq_util.py``): frames under this quality are not matched.
@@ -36,8 +37,11 @@ COMPARED_MATCH_PERCENT = 0.0
 TIMESTAMP_DECIMALS = 3
 
 
-class InvalidVpdq(ValueError):
+class InvalidVpdq(BastionError, ValueError):
     """A vPDQ hash that cannot be read: says which frame and why."""
+
+    code = "invalid-vpdq"
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

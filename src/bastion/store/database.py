@@ -24,13 +24,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bastion.config import Settings
+from bastion.errors import BastionError
 from bastion.store.models import ChangeCounter, Meta, table
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class StoreError(RuntimeError):
+class StoreError(BastionError, RuntimeError):
     """The store cannot be opened or used (unreachable, wrong schema ...)."""
+
+    code = "store-error"
+    status = 500
 
 
 def _alembic_config() -> Config:

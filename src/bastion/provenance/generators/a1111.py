@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from bastion.errors import BastionError
 from bastion.provenance.generators.record import Generation, model_hash
 
 #: One ``Key: value`` pair of the last line; quoted values may hold commas.
@@ -22,8 +23,11 @@ _LORA_TAG = re.compile(r"<(lora|lyco):([^:>]+)(?::[^>]*)?>")
 _SETTINGS = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Denoising strength")
 
 
-class NotParameters(ValueError):
+class NotParameters(BastionError, ValueError):
     """A ``parameters`` text that does not parse as AUTOMATIC1111's format."""
+
+    code = "not-a1111-parameters"
+    status = 422
 
 
 def looks_like_parameters(text: str) -> bool:

@@ -12,14 +12,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bastion.errors import BastionError
 from bastion.provenance.evidence import Evidence, Origin, Strength
 
 READER = "generator"
 _HEX = re.compile(r"(?:0x)?([0-9a-fA-F]{8,64})")
 
 
-class Unreadable(ValueError):
+class Unreadable(BastionError, ValueError):
     """Metadata that is recognisably a generator's but cannot be parsed."""
+
+    code = "unreadable-generator-metadata"
+    status = 422
 
 
 @dataclass(frozen=True, slots=True)
