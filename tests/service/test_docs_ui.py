@@ -184,3 +184,25 @@ def test_swagger_ui_runs_under_the_pages_policy_in_a_browser(
         browser.close()
     assert not errors, errors
     assert not elsewhere, elsewhere
+
+
+def test_every_body_example_is_a_valid_request() -> None:
+    """An example a reader copies from /docs is accepted by the model it illustrates."""
+    from pydantic import BaseModel
+
+    from bastion.service.v1 import admin, banks, hashing, review, signals
+
+    models = [
+        value
+        for module in (admin, banks, hashing, review, signals)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel
+    ]
+    examples = [
+        (model, example)
+        for model in models
+        for example in model.model_json_schema().get("examples", [])
+    ]
+    assert len(examples) >= 9
+    for model, example in examples:
+        model.model_validate(example)
