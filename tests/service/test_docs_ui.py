@@ -85,7 +85,8 @@ def test_a_key_can_be_entered_in_the_page(service: Service) -> None:
 def test_login_never_sends_a_browser_to_another_host(service: Service) -> None:
     service.add_user("olga", "reviewer")
     browser = TestClient(service.client.app)
-    for target in ("https://elsewhere.example", "//elsewhere.example", "/\\elsewhere.example"):
+    outside = ["https://elsewhere.example", "//elsewhere.example", "/\\elsewhere.example"]
+    for target in [*outside, "/\t/elsewhere.example", "/ui/\nLocation: //elsewhere.example"]:
         form = browser.get("/ui/login", params={"next": target})
         answer = browser.post(
             "/ui/login",

@@ -9,6 +9,7 @@ script or style, no eval), ``no-store`` caching and no framing.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from typing import Annotated, Any, Literal
 
@@ -62,11 +63,14 @@ def _page(request: Request, name: str, who: Principal | None, **context: Any) ->
     )
 
 
+#: A path on this server: printable ASCII without spaces or backslashes, not
+#: starting "//" (browsers read "//host", "/\\host" and "/\t/host" as another host).
+LOCAL_PATH = re.compile(r"/(?!/)[!-\[\]-~]*")
+
+
 def _local(target: str) -> str:
     """``target`` if it is a path on this server, else the queue (no open redirect)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/ui/"
+    return target if LOCAL_PATH.fullmatch(target) else "/ui/"
 
 
 @router.get("/login")
