@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
+import fastapi_offline
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +25,7 @@ from bastion import __version__
 from bastion.accounts import Principal
 from bastion.config import Settings
 from bastion.service import errors, hma, ui, v1
+from bastion.service.errors import ApiError
 from bastion.service.fetch import Fetcher
 from bastion.service.limits import BodyLimit, Timeout
 from bastion.service.pages import templates
@@ -31,6 +34,8 @@ from bastion.service.state import ServiceState
 from bastion.store import Store
 
 HERE = Path(__file__).parent
+#: Swagger UI's script and style sheet, served under /docs/assets.
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 #: No inline script or style, no eval, nothing from elsewhere; images inline
 #: (the review panel sends its picture with the request that records a reveal).
 CSP = (
@@ -99,6 +104,7 @@ def create_app(
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _documentation(app)
+    _declare_credentials(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -111,12 +117,37 @@ def create_app(
     return app
 
 
-def _documentation(app: FastAPI) -> None:
-    """The OpenAPI schema and a page listing the routes, for signed-in users.
+#: How a client sends its API key, as OpenAPI security schemes (Swagger UI's
+#: "Authorize" button offers them).
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer bst_..."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
 
-    FastAPI's own /docs loads Swagger UI from a CDN; this page needs nothing
-    from outside the service.
+
+def _declare_credentials(app: FastAPI) -> None:
+    """Every operation needs a key (or a session) unless it declares ``security: []``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            schema["security"] = [{name: []} for name in SECURITY_SCHEMES]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _documentation(app: FastAPI) -> None:
+    """The OpenAPI schema and Swagger UI on it, for signed-in users.
+
+    FastAPI's own /docs loads Swagger UI from a CDN; this page and its assets
+    (vendored by ``fastapi-offline``) come from the service itself.  A browser
+    without a session is sent to the login page and back, not shown a 401.
     """
+    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_ASSETS), name="docs-assets")
 
     @app.get("/openapi.json", include_in_schema=False)
     @app.get("/openapi/openapi.json", include_in_schema=False)  # where HMA serves it
@@ -129,12 +160,21 @@ def _documentation(app: FastAPI) -> None:
         return sorted(app.openapi()["paths"])
 
     @app.get("/docs", include_in_schema=False)
-    def docs(request: Request, _: Anyone) -> HTMLResponse:
-        operations = [
-            (method.upper(), path, spec.get("summary", ""), spec.get("description", ""))
-            for path, methods in app.openapi()["paths"].items()
-            for method, spec in methods.items()
-        ]
+    async def docs(request: Request) -> Response:
+        try:
+            await authenticate(request)
+        except ApiError as exc:
+            presented = {"authorization", "x-api-key"} & set(request.headers.keys())
+            if exc.status != 401 or presented:
+                raise
+            return RedirectResponse(f"/ui/login?{urlencode({'next': '/docs'})}", status_code=303)
         return templates.TemplateResponse(
-            request, "docs.html", {"who": None, "operations": operations, "title": app.title}
+            request,
+            "docs.html",
+            {
+                "title": app.title,
+                "assets": "/docs/assets",
+                "openapi_url": "/openapi.json",
+                "csrf": getattr(request.state, "csrf_token", ""),
+            },
         )

@@ -9,10 +9,11 @@ script or style, no eval), ``no-store`` caching and no framing.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bastion.accounts import Principal
@@ -58,11 +59,28 @@ def _page(request: Request, name: str, who: Principal | None, **context: Any) ->
     )
 
 
+#: A path on this server: printable ASCII without spaces or backslashes, not
+#: starting "//" (browsers read "//host", "/\\host" and "/\t/host" as another host).
+LOCAL_PATH = re.compile(r"/(?!/)[!-\[\]-~]*")
+
+
+def _local(target: str) -> str:
+    """``target`` if it is a path on this server, else the queue (no open redirect)."""
+    return target if LOCAL_PATH.fullmatch(target) else "/ui/"
+
+
 @router.get("/login")
-def login_form(request: Request, problem: str | None = None) -> HTMLResponse:
+def login_form(
+    request: Request,
+    problem: str | None = None,
+    next: Annotated[str, Query(max_length=512)] = "/ui/",
+) -> HTMLResponse:
+    """The login form; ``next`` is where a successful login goes (e.g. ``/docs``)."""
     token = secrets.token_urlsafe(24)
     response = templates.TemplateResponse(
-        request, "login.html", {"who": None, "login_csrf": token, "problem": problem}
+        request,
+        "login.html",
+        {"who": None, "login_csrf": token, "problem": problem, "next": _local(next)},
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/ui/login"
@@ -76,13 +94,14 @@ def log_in(
     name: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
     csrf_token: Annotated[str, Form(max_length=128)],
+    next: Annotated[str, Form(max_length=512)] = "/ui/",
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not expected or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
         raise ApiError(403, "the login form expired: reload it and try again")
     wait = login_wait(request, name)
     if wait:
-        refused = login_form(request, problem="Too many attempts; wait a minute.")
+        refused = login_form(request, problem="Too many attempts; wait a minute.", next=next)
         refused.status_code = 429
         refused.headers["Retry-After"] = str(max(1, round(wait)))
         return refused
@@ -91,8 +110,8 @@ def log_in(
         name, password, hours=state.settings.session_hours, address=client_address(request)
     )
     if login is None:
-        return login_form(request, problem="Wrong name or password.")
-    response = RedirectResponse("/ui/", status_code=303)
+        return login_form(request, problem="Wrong name or password.", next=next)
+    response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         login.token,

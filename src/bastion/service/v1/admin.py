@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bastion import audit
 from bastion.accounts import Role
@@ -15,17 +15,29 @@ router = APIRouter()
 
 
 class UserIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "alice", "role": "reviewer", "password": "correct horse battery staple"}
+            ]
+        }
+    )
+
     name: str = Field(max_length=64)
     role: Role
     password: str = Field(min_length=12, max_length=1024)
 
 
 class KeyIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "platform-uploads", "role": "client"}]}
+    )
+
     name: str = Field(max_length=64)
     role: Role = Role.CLIENT
 
 
-@router.get("/users", tags=["admin"])
+@router.get("/users", tags=["admin"], summary="List users")
 def users(_: Admin, state: State) -> list[dict[str, Any]]:
     return [
         {
@@ -38,19 +50,19 @@ def users(_: Admin, state: State) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/users", tags=["admin"], status_code=201)
+@router.post("/users", tags=["admin"], status_code=201, summary="Add a user")
 def add_user(who: Admin, state: State, body: UserIn) -> dict[str, Any]:
     user = state.accounts.add_user(body.name, body.role, body.password, actor=who.actor)
     return {"name": user.name, "role": user.role.value}
 
 
-@router.delete("/users/{name}", tags=["admin"])
+@router.delete("/users/{name}", tags=["admin"], summary="Disable a user")
 def disable_user(who: Admin, state: State, name: str) -> dict[str, str]:
     state.accounts.disable_user(name, actor=who.actor)
     return {"disabled": name}
 
 
-@router.get("/apikeys", tags=["admin"])
+@router.get("/apikeys", tags=["admin"], summary="List API keys")
 def api_keys(_: Admin, state: State) -> list[dict[str, Any]]:
     return [
         {
@@ -64,20 +76,20 @@ def api_keys(_: Admin, state: State) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/apikeys", tags=["admin"], status_code=201)
+@router.post("/apikeys", tags=["admin"], status_code=201, summary="Create an API key")
 def create_key(who: Admin, state: State, body: KeyIn) -> dict[str, str]:
     """A new key; the secret is in this answer only."""
     secret, info = state.accounts.create_key(body.name, body.role, actor=who.actor)
     return {"key": secret, "prefix": info.prefix, "name": info.name, "role": info.role.value}
 
 
-@router.delete("/apikeys/{prefix}", tags=["admin"])
+@router.delete("/apikeys/{prefix}", tags=["admin"], summary="Revoke an API key")
 def revoke_key(who: Admin, state: State, prefix: str) -> dict[str, str]:
     state.accounts.revoke_key(prefix, actor=who.actor)
     return {"revoked": prefix}
 
 
-@router.get("/audit", tags=["admin"])
+@router.get("/audit", tags=["admin"], summary="Recent audit records")
 def audit_log(
     _: Admin, state: State, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
@@ -95,7 +107,7 @@ def audit_log(
     ]
 
 
-@router.get("/audit/verify", tags=["admin"])
+@router.get("/audit/verify", tags=["admin"], summary="Verify the audit chain")
 def audit_verify(_: Admin, state: State) -> dict[str, Any]:
     result = audit.verify(state.store)
     return {

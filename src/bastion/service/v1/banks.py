@@ -8,17 +8,30 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD, BankKind, Banks
 from bastion.banks.entries import export_entries
 from bastion.service.security import BankReader, Curator, State
-from bastion.service.v1.signals import SignalIn, to_signals
+from bastion.service.v1.signals import SIGNAL_EXAMPLE, SignalIn, to_signals
 
 router = APIRouter()
 
 
 class BankIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "PARTNER_HASHES",
+                    "kind": "blocklist",
+                    "description": "hashes shared by a partner",
+                    "pdq_threshold": 31,
+                }
+            ]
+        }
+    )
+
     name: str = Field(max_length=64)
     kind: BankKind = BankKind.BLOCKLIST
     description: str = Field(default="", max_length=10_000)
@@ -26,25 +39,42 @@ class BankIn(BaseModel):
 
 
 class BankPatch(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"pdq_threshold": 24}]})
+
     description: str | None = Field(default=None, max_length=10_000)
     pdq_threshold: int | None = Field(default=None, ge=0, le=63)
 
 
 class EntriesIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"signals": [SIGNAL_EXAMPLE], "labels": ["ncmec:A1"]}]}
+    )
+
     signals: list[SignalIn] = Field(min_length=1, max_length=100_000)
     labels: list[str] = Field(default_factory=list, max_length=100)
 
 
 class WithdrawIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"signals": [SIGNAL_EXAMPLE]}]})
+
     signals: list[SignalIn] = Field(min_length=1, max_length=100_000)
 
 
-@router.get("/banks", tags=["banks"])
+class EntryOut(BaseModel):
+    """One line of a bank's export."""
+
+    signal_type: str
+    value: str
+    labels: list[str]
+    external_id: str | None
+
+
+@router.get("/banks", tags=["banks"], summary="List banks")
 def list_banks(who: BankReader, state: State) -> list[dict[str, Any]]:
     return [bank.to_dict() for bank in Banks(state.store, actor=who.actor).list()]
 
 
-@router.post("/banks", tags=["banks"], status_code=201)
+@router.post("/banks", tags=["banks"], status_code=201, summary="Create a bank")
 def create_bank(who: Curator, state: State, body: BankIn) -> dict[str, Any]:
     bank = Banks(state.store, actor=who.actor).create(
         body.name, kind=body.kind, description=body.description, pdq_threshold=body.pdq_threshold
@@ -52,7 +82,7 @@ def create_bank(who: Curator, state: State, body: BankIn) -> dict[str, Any]:
     return bank.to_dict()
 
 
-@router.get("/banks/{name}", tags=["banks"])
+@router.get("/banks/{name}", tags=["banks"], summary="Describe a bank and count its entries")
 def get_bank(who: BankReader, state: State, name: str) -> dict[str, Any]:
     stats = Banks(state.store, actor=who.actor).stats(name)
     return {
@@ -64,7 +94,9 @@ def get_bank(who: BankReader, state: State, name: str) -> dict[str, Any]:
     }
 
 
-@router.patch("/banks/{name}", tags=["banks"])
+@router.patch(
+    "/banks/{name}", tags=["banks"], summary="Change a bank's description or PDQ threshold"
+)
 def update_bank(who: Curator, state: State, name: str, body: BankPatch) -> dict[str, Any]:
     bank = Banks(state.store, actor=who.actor).update(
         name, description=body.description, pdq_threshold=body.pdq_threshold
@@ -72,13 +104,13 @@ def update_bank(who: Curator, state: State, name: str, body: BankPatch) -> dict[
     return bank.to_dict()
 
 
-@router.delete("/banks/{name}", tags=["banks"])
+@router.delete("/banks/{name}", tags=["banks"], summary="Delete a bank and its entries")
 def delete_bank(who: Curator, state: State, name: str) -> dict[str, Any]:
     removed = Banks(state.store, actor=who.actor).delete(name)
     return {"deleted": name, "entries": removed}
 
 
-@router.post("/banks/{name}/entries", tags=["banks"])
+@router.post("/banks/{name}/entries", tags=["banks"], summary="Add signals to a bank")
 def add_entries(who: Curator, state: State, name: str, body: EntriesIn) -> dict[str, Any]:
     banks = Banks(state.store, actor=who.actor)
     report = banks.add_signals(name, to_signals(body.signals), body.labels, source=who.actor)
@@ -86,14 +118,24 @@ def add_entries(who: Curator, state: State, name: str, body: EntriesIn) -> dict[
     return report.to_dict()
 
 
-@router.post("/banks/{name}/entries/withdraw", tags=["banks"])
+@router.post(
+    "/banks/{name}/entries/withdraw", tags=["banks"], summary="Withdraw signals from a bank"
+)
 def withdraw_entries(who: Curator, state: State, name: str, body: WithdrawIn) -> dict[str, Any]:
     withdrawn = Banks(state.store, actor=who.actor).withdraw_signals(name, to_signals(body.signals))
     state.refresh_now()
     return {"withdrawn": withdrawn}
 
 
-@router.get("/banks/{name}/entries", tags=["banks"])
+@router.get(
+    "/banks/{name}/entries",
+    tags=["banks"],
+    summary="Export a bank's active entries (JSON lines)",
+    responses={
+        200: {"content": {"application/x-ndjson": {"schema": EntryOut.model_json_schema()}}}
+    },
+    response_class=StreamingResponse,
+)
 def export_bank(who: BankReader, state: State, name: str) -> StreamingResponse:
     """Every active entry, one JSON object a line (streamed: any bank size)."""
     Banks(state.store, actor=who.actor).get(name)  # 404 before the stream starts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.accounts import Permission, Principal
 from bastion.matching.match import Match, MatchOutcome, match_signals
@@ -15,7 +15,7 @@ from bastion.service import doors
 from bastion.service.errors import ApiError
 from bastion.service.security import Matcher, State
 from bastion.service.state import ServiceState
-from bastion.service.v1.signals import SignalIn, to_signals
+from bastion.service.v1.signals import SIGNAL_EXAMPLE, SignalIn, to_signals
 
 router = APIRouter()
 
@@ -25,7 +25,15 @@ Upload = Annotated[UploadFile, File(description="the image or video")]
 HITS = frozenset({Verdict.KNOWN, Verdict.AI_GENERATED, Verdict.AI_EDITED})
 
 
+def upload_example(**fields: bool) -> dict[str, Any]:
+    """``openapi_extra`` giving an upload route's request body an example."""
+    example = {"file": "photo.jpg", **fields}
+    return {"requestBody": {"content": {"multipart/form-data": {"example": example}}}}
+
+
 class MatchRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"signals": [SIGNAL_EXAMPLE]}]})
+
     signals: list[SignalIn] = Field(min_length=1, max_length=1000)
 
 
@@ -38,14 +46,14 @@ def outcome_dict(outcome: MatchOutcome) -> dict[str, Any]:
     }
 
 
-@router.post("/hash", tags=["media"])
+@router.post("/hash", tags=["media"], summary="Hash an upload", openapi_extra=upload_example())
 def hash_upload(_: Matcher, state: State, file: Upload) -> dict[str, Any]:
     """MD5, SHA-1, SHA-256 and PDQ of an image; vPDQ of a video."""
     data, name = doors.read_upload(file)
     return doors.fingerprint(state, data, name).to_dict()
 
 
-@router.post("/match", tags=["media"])
+@router.post("/match", tags=["media"], summary="Match hashes computed elsewhere")
 def match_hashes(_: Matcher, state: State, body: MatchRequest) -> dict[str, Any]:
     """Matches of hashes computed elsewhere (one item's signals), allowlists applied."""
     return outcome_dict(match_signals(to_signals(body.signals), state.index))
@@ -54,7 +62,12 @@ def match_hashes(_: Matcher, state: State, body: MatchRequest) -> dict[str, Any]
 DihedralForm = Annotated[bool, Form(description="also match rotated and flipped copies")]
 
 
-@router.post("/match/upload", tags=["media"])
+@router.post(
+    "/match/upload",
+    tags=["media"],
+    summary="Hash and match an upload (each member of an archive)",
+    openapi_extra=upload_example(),
+)
 def match_upload(
     _: Matcher, state: State, file: Upload, dihedral: DihedralForm = False
 ) -> dict[str, Any]:
@@ -91,7 +104,12 @@ def _match_dict(result: ScanResult) -> dict[str, Any]:
     }
 
 
-@router.post("/scan", tags=["media"])
+@router.post(
+    "/scan",
+    tags=["media"],
+    summary="Scan an upload (hashes, matches, provenance, verdict)",
+    openapi_extra=upload_example(enqueue=True),
+)
 def scan(
     who: Matcher,
     state: State,

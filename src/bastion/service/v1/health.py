@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from bastion.service.security import State
 
 router = APIRouter()
 
 
-@router.get("/health", tags=["health"])
+class Readiness(BaseModel):
+    """``/v1/ready``'s answer: 200 when ready (with the index's sequence), else 503."""
+
+    status: Literal["ready", "not ready"]
+    index_seq: int | None = None
+    message: str | None = None
+
+
+@router.get(
+    "/health", tags=["health"], openapi_extra={"security": []}, summary="Is the process alive?"
+)
 def health() -> dict[str, str]:
     """Liveness: the process answers (no credentials needed)."""
     return {"status": "ok"}
 
 
-@router.get("/ready", tags=["health"])
+@router.get(
+    "/ready",
+    tags=["health"],
+    openapi_extra={"security": []},
+    summary="Is the match index loaded and current?",
+    responses={200: {"model": Readiness}, 503: {"model": Readiness}},
+)
 def ready(state: State) -> JSONResponse:
     """Readiness: the match index is loaded and current (503 otherwise)."""
     problem = state.readiness()

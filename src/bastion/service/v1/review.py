@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.review.items import DISPUTES, Decision, Reveal
 from bastion.review.render import render_item
@@ -16,13 +16,56 @@ from bastion.service.security import Curator, Reviewer, State
 router = APIRouter()
 
 
+class ItemOut(BaseModel):
+    """A review item as the API answers it (``Item.to_dict``)."""
+
+    id: int
+    created_at: str
+    submitted_by: str
+    name: str | None
+    media_type: str
+    size: int
+    verdict: str
+    tier: str
+    priority: int
+    status: str
+    decision: str | None
+    category: str | None
+    note: str | None
+    decided_at: str | None
+    retain_until: str | None
+    legal_hold: bool
+    media: str
+    media_state: str
+    uploads: int
+    awaiting_agreement: bool
+    result: dict[str, Any]
+
+
+#: Answers that are one item, documented by its model.
+ITEM: dict[int | str, dict[str, Any]] = {200: {"model": ItemOut}}
+
+
 class DecisionIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "false-positive", "note": "a different picture of the same landmark"}
+            ]
+        }
+    )
+
     decision: Decision
     category: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=2000)
 
 
-@router.post("/review/claim", tags=["review"])
+@router.post(
+    "/review/claim",
+    tags=["review"],
+    summary="Claim the next item to review",
+    responses={**ITEM, 204: {"description": "the queue is empty"}},
+)
 def claim(who: Reviewer, state: State) -> JSONResponse:
     """The reviewer's next item (204 when the queue is empty)."""
     item = state.queue.claim(who)
@@ -31,12 +74,12 @@ def claim(who: Reviewer, state: State) -> JSONResponse:
     return JSONResponse(item.to_dict())
 
 
-@router.get("/review/counts", tags=["review"])
+@router.get("/review/counts", tags=["review"], summary="Count items by status")
 def review_counts(_: Reviewer, state: State) -> dict[str, int]:
     return state.queue.counts()
 
 
-@router.get("/review/items", tags=["review"])
+@router.get("/review/items", tags=["review"], summary="List review items")
 def review_items(
     who: Reviewer,
     state: State,
@@ -46,7 +89,11 @@ def review_items(
     return [item.to_dict() for item in state.queue.items(who, status=status, limit=limit)]
 
 
-@router.get("/review/items/{item_id}", tags=["review"])
+@router.get(
+    "/review/items/{item_id}",
+    tags=["review"],
+    summary="Show an item with its uploads and earlier decisions",
+)
 def review_item(who: Reviewer, state: State, item_id: RowId) -> dict[str, Any]:
     """The item, each upload it stands for, a false-positive call waiting for a
     second reviewer, and earlier decisions on the same file or a near image."""
@@ -54,7 +101,15 @@ def review_item(who: Reviewer, state: State, item_id: RowId) -> dict[str, Any]:
     return {**item.to_dict(), **state.queue.context(item_id, who)}
 
 
-@router.get("/review/items/{item_id}/media", tags=["review"])
+@router.get(
+    "/review/items/{item_id}/media",
+    tags=["review"],
+    summary="An item's image, protected unless revealed",
+    responses={
+        200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+    },
+    response_class=Response,
+)
 def review_media(
     who: Reviewer,
     state: State,
@@ -72,7 +127,12 @@ def review_media(
     return Response(image, media_type="image/jpeg", headers=headers)
 
 
-@router.post("/review/items/{item_id}/decision", tags=["review"])
+@router.post(
+    "/review/items/{item_id}/decision",
+    tags=["review"],
+    summary="Decide a claimed item",
+    responses=ITEM,
+)
 def decide(who: Reviewer, state: State, item_id: RowId, body: DecisionIn) -> dict[str, Any]:
     """Decide a claimed item; a false positive never takes an exact hit off a list
     (see docs/service.md); the decision may be undone for a moment."""
@@ -82,7 +142,12 @@ def decide(who: Reviewer, state: State, item_id: RowId, body: DecisionIn) -> dic
     return item.to_dict()
 
 
-@router.post("/review/items/{item_id}/undo", tags=["review"])
+@router.post(
+    "/review/items/{item_id}/undo",
+    tags=["review"],
+    summary="Undo one's own decision",
+    responses=ITEM,
+)
 def undo(who: Reviewer, state: State, item_id: RowId) -> dict[str, Any]:
     """Take back one's own decision within a few seconds; the item is claimed again."""
     item = state.queue.undo(item_id, who)
@@ -90,24 +155,31 @@ def undo(who: Reviewer, state: State, item_id: RowId) -> dict[str, Any]:
     return item.to_dict()
 
 
-@router.post("/review/items/{item_id}/release", tags=["review"])
+@router.post("/review/items/{item_id}/release", tags=["review"], summary="Release a claimed item")
 def release(who: Reviewer, state: State, item_id: RowId) -> dict[str, str]:
     state.queue.release(item_id, who)
     return {"released": str(item_id)}
 
 
-@router.put("/review/items/{item_id}/hold", tags=["review"])
+@router.put(
+    "/review/items/{item_id}/hold",
+    tags=["review"],
+    summary="Put an item on legal hold",
+    responses=ITEM,
+)
 def hold(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     """Legal hold: the item's media is kept whatever its retention period."""
     return state.queue.set_hold(item_id, who, True).to_dict()
 
 
-@router.delete("/review/items/{item_id}/hold", tags=["review"])
+@router.delete(
+    "/review/items/{item_id}/hold", tags=["review"], summary="Lift a legal hold", responses=ITEM
+)
 def unhold(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     return state.queue.set_hold(item_id, who, False).to_dict()
 
 
-@router.get("/review/feedback", tags=["review"])
+@router.get("/review/feedback", tags=["review"], summary="List feedback on list entries")
 def list_feedback(
     who: Curator,
     state: State,
@@ -118,7 +190,7 @@ def list_feedback(
     return state.queue.feedback(who, bank=bank, limit=limit)
 
 
-@router.get("/review/items/{item_id}/report", tags=["review"])
+@router.get("/review/items/{item_id}/report", tags=["review"], summary="Hotline report of an item")
 def report(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     """Hashes, decision and who viewed the file (``fileViewedByEsp``) for a hotline report."""
     return state.queue.report(item_id, who)
