@@ -131,14 +131,26 @@ def test_checkerboard_dihedral_variants_match_pdqhash() -> None:
     assert ours == [pdqhash_hex(bits) for bits in hashes]
 
 
-@settings(max_examples=15, deadline=None)
-@given(height=st.integers(5, 400), width=st.integers(5, 400), seed=st.integers(0, 2**32 - 1))
-def test_exact_path_reproduces_pdqhash_coefficients(height: int, width: int, seed: int) -> None:
-    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+def assert_exact_path_reproduces_pdqhash(rgb: Pixels) -> None:
     coefficients, _ = pdqhash.compute_float(rgb)
     expected = np.asarray(coefficients, np.float32)[::-1].reshape(16, 16)
     ours = dct16_exact(downsample64_exact(luma_from_rgb(rgb)))
     np.testing.assert_array_equal(ours, expected)
+
+
+@settings(max_examples=15, deadline=None)
+@given(height=st.integers(5, 400), width=st.integers(5, 400), seed=st.integers(0, 2**32 - 1))
+def test_exact_path_reproduces_pdqhash_coefficients(height: int, width: int, seed: int) -> None:
+    rgb = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    assert_exact_path_reproduces_pdqhash(rgb)
+
+
+@pytest.mark.parametrize("cell", [4, 8, 16])
+def test_exact_path_keeps_the_zero_coefficients_of_checkerboards(cell: int) -> None:
+    rgb = checkerboard(128, 128, cell, BLACK, WHITE)
+    coefficients, _ = pdqhash.compute_float(rgb)
+    assert 0.0 in coefficients
+    assert_exact_path_reproduces_pdqhash(rgb)
 
 
 def test_luma_is_pdqhash_luma_for_every_colour() -> None:

@@ -10,6 +10,13 @@ same hashes as the reference's full-image filter at a fraction of the cost,
 which is why this module exists next to the ``pdqhash`` bindings (which the
 tests keep as the reference).
 
+That holds while the hash's bits do not hang on float32 rounding.  Flat
+graphics, stripes and checkerboards leave many DCT coefficients at exactly
+zero in exact arithmetic, which the reference's roundings turn into noise
+whose signs set those bits.  For them (``_rounding_decides``) the module
+repeats the reference's float32 arithmetic step by step
+(``downsample64_exact``, ``dct16_exact``) and so gives its hash bit for bit.
+
 Bit layout follows ``Hash256`` in the reference: bit ``16*i + j`` is set when
 DCT coefficient ``(i, j)`` exceeds the median, and the hex string prints
 16-bit word 15 first.
