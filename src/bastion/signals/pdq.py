@@ -203,63 +203,51 @@ def downsample64(luma: LumaArray) -> FloatArray:
 
 
 @lru_cache(maxsize=1024)
-def _running_box_plan(
-    length: int, window: int
-) -> tuple[IndexArray, FloatArray, IndexArray, FloatArray]:
-    """The reference's running-sum box filter as one cumulative sum.
-
-    The reference keeps one float32 running sum per line: it adds the pixel
-    entering the window, subtracts the one leaving it, and writes the sum
-    divided by the window's current size.  Subtracting is adding the negated
-    pixel, so the sum after every step is a float32 cumulative sum of the
-    pixels in the order the loop touches them, with their signs.  Returns
-    that order (``taps``, ``signs``), the steps after which the reference
-    writes an output (``writes``) and the window size it divides by there.
-    """
+def _running_box_sizes(length: int, window: int) -> FloatArray:
+    """The window size the reference divides each output of a running box by."""
     half = (window + 2) // 2
-    inside = length - window
-    step = np.arange(inside)
-    taps = np.concatenate(
+    sizes: FloatArray = np.concatenate(
         (
-            np.arange(window),
-            np.stack((window + step, step), axis=1).ravel(),
-            inside + np.arange(half - 1),
+            np.arange(half, window + 1),
+            np.full(length - window, window),
+            window - 1 - np.arange(half - 1),
         )
-    ).astype(np.intp)
-    signs = np.concatenate(
-        (np.ones(window), np.tile((1.0, -1.0), inside), -np.ones(half - 1))
     ).astype(np.float32)
-    writes = np.concatenate(
-        (
-            np.arange(half - 1, window),
-            window + 2 * step + 1,
-            window + 2 * inside + np.arange(half - 1),
-        )
-    ).astype(np.intp)
-    sizes = np.concatenate(
-        (np.arange(half, window + 1), np.full(inside, window), window - 1 - np.arange(half - 1))
-    ).astype(np.float32)
-    return taps, signs, writes, sizes
-
-
-def _accumulate_in_order(terms: FloatArray) -> FloatArray:
-    """Cumulative sums down axis 0, in place, one float32 rounding per addition.
-
-    A loop over rows whose additions are vectorised across the columns:
-    ``np.cumsum`` does the same roundings but several times slower along
-    either axis (measured), as it walks each line element by element.
-    """
-    lines = list(terms)
-    for previous, line in itertools.pairwise(lines):
-        np.add(previous, line, out=line)
-    return terms
+    return sizes
 
 
 def _running_box(image: FloatArray, window: int) -> FloatArray:
-    """One pass of the reference's box filter down the columns (axis 0), bit for bit."""
-    taps, signs, writes, sizes = _running_box_plan(image.shape[0], window)
-    sums = _accumulate_in_order(image[taps] * signs[:, None])
-    out: FloatArray = sums[writes] / sizes[:, None]
+    """One pass of the reference's box filter down the columns (axis 0), bit for bit.
+
+    The reference keeps one float32 running sum per column: it adds the
+    pixel entering the window, subtracts the one leaving it, and writes the
+    sum divided by the window's current size.  The same additions, in the
+    same order, run here on whole rows (vectorised across the columns; a
+    cumulative sum along either axis does the same roundings but walks each
+    column element by element, several times slower, measured).  Each
+    output row holds the running sum until all are divided at the end.
+    """
+    length = image.shape[0]
+    half = (window + 2) // 2
+    pixels = list(image)
+    sums = np.empty_like(image)
+    lines = list(sums)
+    running = np.zeros_like(pixels[0])
+    for entering in pixels[: half - 1]:
+        np.add(running, entering, out=running)
+    for line, entering in zip(lines[: window - half + 1], pixels[half - 1 : window], strict=True):
+        np.add(running, entering, out=line)
+        running = line
+    for line, entering, leaving in zip(
+        lines[window - half + 1 :], pixels[window:], pixels, strict=False
+    ):
+        np.add(running, entering, out=line)
+        np.subtract(line, leaving, out=line)
+        running = line
+    for line, leaving in zip(lines[length - half + 1 :], pixels[length - window :], strict=False):
+        np.subtract(running, leaving, out=line)
+        running = line
+    out: FloatArray = np.divide(sums, _running_box_sizes(length, window)[:, None], out=sums)
     return out
 
 
@@ -267,7 +255,7 @@ def downsample64_exact(luma: LumaArray) -> FloatArray:
     """``downsample64`` with the reference's float32 roundings, bit for bit.
 
     The reference filters rows, then columns, twice, over the whole image.
-    Passes run down axis 0 (see ``_accumulate_in_order``), so the image is
+    Passes run down axis 0 (see ``_running_box``), so the image is
     transposed between passes.  Columns are filtered independently, so the
     last column pass runs only on the 64 sampled columns.  A few times
     slower than ``downsample64``; used only where its roundings matter.
@@ -322,6 +310,14 @@ def _quality_is_ambiguous(buffer64: FloatArray, tolerance: float) -> bool:
 def dct16(buffer64: FloatArray) -> FloatArray:
     """Coefficients (1..16) x (1..16) of the 2-D DCT of the 64x64 image."""
     return ((_DCT @ buffer64) @ _DCT_T).astype(np.float32, copy=False)
+
+
+def _accumulate_in_order(terms: FloatArray) -> FloatArray:
+    """Cumulative sums down axis 0, in place, one float32 rounding per addition."""
+    lines = list(terms)
+    for previous, line in itertools.pairwise(lines):
+        np.add(previous, line, out=line)
+    return terms
 
 
 def dct16_exact(buffer64: FloatArray) -> FloatArray:
