@@ -10,6 +10,13 @@ same hashes as the reference's full-image filter at a fraction of the cost,
 which is why this module exists next to the ``pdqhash`` bindings (which the
 tests keep as the reference).
 
+That holds while the hash's bits do not hang on float32 rounding.  Flat
+graphics, stripes and checkerboards leave many DCT coefficients at exactly
+zero in exact arithmetic, which the reference's roundings turn into noise
+whose signs set those bits.  For them (``_rounding_decides``) the module
+repeats the reference's float32 arithmetic step by step
+(``downsample64_exact``, ``dct16_exact``) and so gives its hash bit for bit.
+
 Bit layout follows ``Hash256`` in the reference: bit ``16*i + j`` is set when
 DCT coefficient ``(i, j)`` exceeds the median, and the hex string prints
 16-bit word 15 first.
@@ -17,6 +24,7 @@ DCT coefficient ``(i, j)`` exceeds the median, and the hex string prints
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,8 +35,14 @@ import numpy.typing as npt
 MIN_HASHABLE_DIM = 5
 #: Side of the image-domain downsample the DCT is taken from.
 SAMPLES = 64
-#: The reference's luma coefficients (ITU-R BT.601), as float32 like its C++.
-LUMA_COEFFS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+#: Bounds on how far the fast path's DCT coefficients and 64x64 samples stray
+#: from the reference's float32 roundings, relative to the brightest sample:
+#: measured up to 1.7e-5 and 5.1e-6 on photos, noise and low-contrast
+#: images; about twice that for margin.
+COEFFICIENT_TOLERANCE = 4e-5
+SAMPLE_TOLERANCE = 1e-5
+#: The reference's luma coefficients (ITU-R BT.601) in thousandths, exact in float32.
+LUMA_WEIGHTS_PER_MILLE = np.array([299, 587, 114], dtype=np.float32)
 
 #: Names of the eight dihedral variants, in the reference's order.
 DIHEDRAL_NAMES = (
@@ -56,17 +70,22 @@ class PdqHash:
     quality: int
 
 
-def _dct_matrix() -> npt.NDArray[np.float64]:
-    """Rows 1..16 of the 64-point DCT-II basis, scaled as in the reference."""
+def _dct_matrix() -> FloatArray:
+    """Rows 1..16 of the 64-point DCT-II basis, rounded as in the reference.
+
+    The reference rounds the scale ``sqrt(2/64)`` to float32, multiplies the
+    double cosines by it in double and rounds each product to float32.
+    """
     i = np.arange(1, 17, dtype=np.float64)[:, None]
     j = np.arange(SAMPLES, dtype=np.float64)[None, :]
-    matrix: npt.NDArray[np.float64] = np.sqrt(2.0 / SAMPLES) * np.cos(
-        (np.pi / 2.0 / SAMPLES) * i * (2 * j + 1)
+    scale = np.float64(np.float32(np.sqrt(2.0 / SAMPLES)))
+    matrix: FloatArray = (scale * np.cos((np.pi / 2.0 / SAMPLES) * i * (2 * j + 1))).astype(
+        np.float32
     )
     return matrix
 
 
-_DCT = _dct_matrix().astype(np.float32)
+_DCT = _dct_matrix()
 _DCT_T = np.ascontiguousarray(_DCT.T)
 
 
@@ -125,13 +144,21 @@ def tent_weights(length: int) -> FloatArray:
 
 
 def luma_from_rgb(rgb: npt.NDArray[np.uint8]) -> FloatArray:
-    """Float luma of an (H, W, 3) uint8 array with the reference's coefficients.
+    """Float luma of an (H, W, 3) uint8 array, rounded exactly as ``pdqhash``'s.
 
-    Converted to float32 first so the product is one BLAS call: a uint8 @
-    float32 product takes numpy's generic loop, up to 4x slower (measured).
+    ``pdqhash`` rounds the luma to float32 from a float64 sum, which is the
+    correctly rounded float32 of ``(299 R + 587 G + 114 B) / 1000`` (that
+    quotient is never close enough to a float32 rounding boundary for
+    float64's error to matter).  Integer weights keep every product and sum
+    exact in float32 whatever order BLAS adds them in, and one float32
+    division rounds correctly: the same luma as the reference, bit for bit,
+    which the exact path (``pdq_from_luma``) needs.  Converted to float32
+    first so the product is one BLAS call: a uint8 @ float32 product takes
+    numpy's generic loop, up to 4x slower (measured).
     """
     height, width, _ = rgb.shape
-    out: FloatArray = (rgb.reshape(-1, 3).astype(np.float32) @ LUMA_COEFFS).reshape(height, width)
+    weighted = rgb.reshape(-1, 3).astype(np.float32) @ LUMA_WEIGHTS_PER_MILLE
+    out: FloatArray = np.divide(weighted, np.float32(1000), out=weighted).reshape(height, width)
     return out
 
 
@@ -175,17 +202,133 @@ def downsample64(luma: LumaArray) -> FloatArray:
     return samples.astype(np.float32, copy=False)
 
 
+@lru_cache(maxsize=1024)
+def _running_box_sizes(length: int, window: int) -> FloatArray:
+    """The window size the reference divides each output of a running box by."""
+    half = (window + 2) // 2
+    sizes: FloatArray = np.concatenate(
+        (
+            np.arange(half, window + 1),
+            np.full(length - window, window),
+            window - 1 - np.arange(half - 1),
+        )
+    ).astype(np.float32)
+    return sizes
+
+
+def _running_box(image: FloatArray, window: int) -> FloatArray:
+    """One pass of the reference's box filter down the columns (axis 0), bit for bit.
+
+    The reference keeps one float32 running sum per column: it adds the
+    pixel entering the window, subtracts the one leaving it, and writes the
+    sum divided by the window's current size.  The same additions, in the
+    same order, run here on whole rows (vectorised across the columns; a
+    cumulative sum along either axis does the same roundings but walks each
+    column element by element, several times slower, measured).  Each
+    output row holds the running sum until all are divided at the end.
+    """
+    length = image.shape[0]
+    half = (window + 2) // 2
+    pixels = list(image)
+    sums = np.empty_like(image)
+    lines = list(sums)
+    running = np.zeros_like(pixels[0])
+    for entering in pixels[: half - 1]:
+        np.add(running, entering, out=running)
+    for line, entering in zip(lines[: window - half + 1], pixels[half - 1 : window], strict=True):
+        np.add(running, entering, out=line)
+        running = line
+    for line, entering, leaving in zip(
+        lines[window - half + 1 :], pixels[window:], pixels, strict=False
+    ):
+        np.add(running, entering, out=line)
+        np.subtract(line, leaving, out=line)
+        running = line
+    for line, leaving in zip(lines[length - half + 1 :], pixels[length - window :], strict=False):
+        np.subtract(running, leaving, out=line)
+        running = line
+    out: FloatArray = np.divide(sums, _running_box_sizes(length, window)[:, None], out=sums)
+    return out
+
+
+def downsample64_exact(luma: LumaArray) -> FloatArray:
+    """``downsample64`` with the reference's float32 roundings, bit for bit.
+
+    The reference filters rows, then columns, twice, over the whole image.
+    Passes run down axis 0 (see ``_running_box``), so the image is
+    transposed between passes.  Columns are filtered independently, so the
+    last column pass runs only on the 64 sampled columns.  A few times
+    slower than ``downsample64``; used only where its roundings matter.
+    """
+    rows, cols = luma.shape
+    if rows == SAMPLES and cols == SAMPLES:
+        return luma.astype(np.float32, copy=False)
+    along_rows, along_cols = jarosz_window(cols), jarosz_window(rows)
+    transposed = np.ascontiguousarray(luma.T, dtype=np.float32)  # (cols, rows)
+    image = np.ascontiguousarray(_running_box(transposed, along_rows).T)
+    image = _running_box(image, along_cols)
+    image = _running_box(np.ascontiguousarray(image.T), along_rows).T
+    sampled = _running_box(np.ascontiguousarray(image[:, _sample_centres(cols)]), along_cols)
+    return sampled[_sample_centres(rows)]
+
+
+def _gradients(buffer64: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The reference's scaled neighbour differences (float32), before truncation."""
+    vertical = (buffer64[:-1, :] - buffer64[1:, :]) * 100 / 255
+    horizontal = (buffer64[:, :-1] - buffer64[:, 1:]) * 100 / 255
+    return vertical.astype(np.float32, copy=False), horizontal.astype(np.float32, copy=False)
+
+
+def _gradient_sum(gradients: tuple[FloatArray, FloatArray]) -> int:
+    """The reference's sum of truncated gradient magnitudes."""
+    return int(sum(np.abs(np.trunc(gradient)).sum() for gradient in gradients))
+
+
 def quality_of(buffer64: FloatArray) -> int:
     """The reference's gradient-sum quality metric, 0 (flat) to 100."""
-    vertical: FloatArray = np.trunc((buffer64[:-1, :] - buffer64[1:, :]) * 100 / 255)
-    horizontal = np.trunc((buffer64[:, :-1] - buffer64[:, 1:]) * 100 / 255)
-    total = int(np.abs(vertical).sum() + np.abs(horizontal).sum())
-    return min(total // 90, 100)
+    return min(_gradient_sum(_gradients(buffer64)) // 90, 100)
+
+
+def _quality_is_ambiguous(buffer64: FloatArray, tolerance: float) -> bool:
+    """Whether samples off by ``tolerance`` could change ``quality_of``.
+
+    A scaled difference within reach of a non-zero integer may truncate
+    either way; if the quality range those could span has two values, only
+    the reference's exact samples decide.
+    """
+    reach = 2 * tolerance * 100 / 255
+    gradients = _gradients(buffer64)
+    near = 0
+    for gradient in gradients:
+        magnitude = np.abs(gradient)
+        nearest = np.rint(magnitude)
+        near += int(np.count_nonzero((nearest >= 1) & (np.abs(magnitude - nearest) <= reach)))
+    total = _gradient_sum(gradients)
+    return min((total - near) // 90, 100) != min((total + near) // 90, 100)
 
 
 def dct16(buffer64: FloatArray) -> FloatArray:
     """Coefficients (1..16) x (1..16) of the 2-D DCT of the 64x64 image."""
     return ((_DCT @ buffer64) @ _DCT_T).astype(np.float32, copy=False)
+
+
+def _accumulate_in_order(terms: FloatArray) -> FloatArray:
+    """Cumulative sums down axis 0, in place, one float32 rounding per addition."""
+    lines = list(terms)
+    for previous, line in itertools.pairwise(lines):
+        np.add(previous, line, out=line)
+    return terms
+
+
+def dct16_exact(buffer64: FloatArray) -> FloatArray:
+    """``dct16`` with the reference's float32 roundings, bit for bit.
+
+    The reference sums each coefficient's 64 products one by one in float32,
+    in the order of ``k``; so does ``_accumulate_in_order``.
+    """
+    across = _accumulate_in_order(_DCT.T[:, :, None] * buffer64[:, None, :])[-1]  # (16, 64)
+    out: FloatArray = _accumulate_in_order(across.T[:, :, None] * _DCT_T[:, None, :])[-1]
+    return out
 
 
 def _bits_to_hex(bits: npt.NDArray[np.bool_]) -> str:
@@ -242,10 +385,39 @@ def pdq_from_luma(
         zero = PdqHash("0" * 64, 0)
         return [zero] * (8 if dihedral else 1)
     buffer64 = downsample64(luma)
+    variants = _dcts(buffer64, dihedral)
+    if _rounding_decides(buffer64, variants, luma_gain):
+        buffer64 = downsample64_exact(luma)
+        variants = _dcts(buffer64, dihedral, exact=True)
     quality = quality_of(buffer64 * np.float32(luma_gain) if luma_gain != 1.0 else buffer64)
-    coefficients = dct16(buffer64)
-    variants = dihedral_dcts(coefficients) if dihedral else (coefficients,)
     return [PdqHash(hex_from_dct(c), quality) for c in variants]
+
+
+def _dcts(buffer64: FloatArray, dihedral: bool, *, exact: bool = False) -> tuple[FloatArray, ...]:
+    """The DCT of ``buffer64`` (fast or exact), and its dihedral variants if asked."""
+    coefficients = dct16_exact(buffer64) if exact else dct16(buffer64)
+    return dihedral_dcts(coefficients) if dihedral else (coefficients,)
+
+
+def _rounding_decides(
+    buffer64: FloatArray, variants: tuple[FloatArray, ...], luma_gain: float
+) -> bool:
+    """Whether the fast path's roundings could give other bits or quality than the reference's.
+
+    Flat graphics, stripes and checkerboards leave many DCT coefficients at
+    exactly zero in exact arithmetic; both paths turn them into rounding
+    noise, and the hash's bits then follow the noise's signs.  A hash is
+    safe when the coefficients just above and below its median are further
+    apart than both paths' noise together; otherwise the exact path runs.
+    """
+    brightest = max(float(np.abs(buffer64).max()), 1.0)
+    for coefficients in variants:
+        middle = np.partition(coefficients.reshape(-1), (127, 128))
+        if middle[128] - middle[127] <= 2 * COEFFICIENT_TOLERANCE * brightest:
+            return True
+    return _quality_is_ambiguous(
+        buffer64 * np.float32(luma_gain), SAMPLE_TOLERANCE * brightest * luma_gain
+    )
 
 
 def hamming(a: str, b: str) -> int:
