@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable
 
 from bastion.config import Settings
-from bastion.fingerprint import ItemError
+from bastion.errors import ItemErrorCode
 from bastion.formats import FORMATS
 from bastion.formats.records import FormatError
 from bastion.hashing import hash_bytes
@@ -39,7 +39,7 @@ class Finding(AssertionError):
 def media(data: bytes) -> None:
     """Sniffing, image and video decoding, hashing: problems only as item errors."""
     fingerprint = hash_bytes(data, name="input.jpg", settings=SETTINGS)
-    if fingerprint.error is not None and fingerprint.error.code == ItemError.INTERNAL:
+    if fingerprint.error is not None and fingerprint.error.code == ItemErrorCode.INTERNAL:
         raise Finding(f"decoding raised {fingerprint.error.message}")
 
 
@@ -52,7 +52,7 @@ def provenance(data: bytes) -> None:
 def archive(data: bytes) -> None:
     """Zip and tar walking: every problem is a row, none an unforeseen exception."""
     for item in iter_archive(io.BytesIO(data), "fuzz", "fuzz", SETTINGS):
-        if item.error is not None and item.error.code == ItemError.INTERNAL:
+        if item.error is not None and item.error.code == ItemErrorCode.INTERNAL:
             raise Finding(f"walking the archive raised {item.error.message}")
 
 
