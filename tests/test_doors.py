@@ -205,7 +205,10 @@ def _v1_match(client: TestClient, auth: dict[str, str], name: str, data: bytes) 
         return Said({}, error=True)
     assert answer.status_code == 200, answer.text
     items = answer.json()["items"]
-    return _said_of_rows(items, "item_id")
+    said = _said_of_rows(items, "item_id")
+    # Not matched is a clean answer only when nothing went unchecked.
+    assert answer.json()["unchecked"] == int(bool(said.suppressed) or said.error)
+    return said
 
 
 def _hma_lookup(client: TestClient, auth: dict[str, str], name: str, data: bytes) -> Said:

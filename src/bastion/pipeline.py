@@ -135,6 +135,12 @@ class ScanResult:
             return Verdict.AI_EDITED
         return Verdict.ERROR if self.status is Status.ERROR else Verdict.UNKNOWN
 
+    def fully_checked(self, *, include_low_quality: bool = False) -> bool:
+        """Whether every signal of the item was matched: not an error or a
+        skip, no PDQ too flat to match, no match an allowlist suppressed."""
+        flat = bool(self.fingerprint and self.fingerprint.low_quality) and not include_low_quality
+        return self.status is Status.HASHED and not flat and not self.suppressed
+
     def to_row(self) -> dict[str, Any]:
         """The flat row written to results.parquet / results.jsonl."""
         fp = self.fingerprint

@@ -72,13 +72,23 @@ def match_upload(
     _: Matcher, state: State, file: Upload, dihedral: DihedralForm = False
 ) -> dict[str, Any]:
     """Hash an upload and match it, allowlists applied; an archive's members
-    are each matched (``items``), as ``bastion match`` does."""
+    are each matched (``items``), as ``bastion match`` does.  ``unchecked``
+    counts the items not fully checked (an unreadable or skipped member, a
+    PDQ too flat to match, a suppressed match): "not matched" is only a
+    clean answer when it is 0."""
     data, name = doors.read_upload(file)
     scanned = doors.scan_upload(state, data, name, dihedral=dihedral)
     items = [_match_dict(result) for _, result in scanned]
     found = {key: [m for item in items for m in item[key]] for key in _MATCH_KEYS}
     single = {"hashes": items[0]["hashes"]} if len(items) == 1 else {}
-    return {**single, "matched": bool(found["matches"]), **found, "items": items}
+    unchecked = sum(not result.fully_checked() for _, result in scanned)
+    return {
+        **single,
+        "matched": bool(found["matches"]),
+        **found,
+        "unchecked": unchecked,
+        "items": items,
+    }
 
 
 _MATCH_KEYS = ("matches", "suppressed", "allowlisted")
