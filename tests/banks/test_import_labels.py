@@ -14,7 +14,8 @@ from tests.formats import samples as s
 
 DELETE_IMAGE1 = (
     '<queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><images>'
-    "<deletedImage><id>image1</id></deletedImage></images></queryResult>"
+    '<deletedImage><member id="42">Example Member</member><id>image1</id></deletedImage>'
+    "</images></queryResult>"
 )
 
 
@@ -90,7 +91,11 @@ def test_external_ids_are_kept_per_source(banks: Banks) -> None:
                 select(EntrySource.source, EntrySource.external_id)
             )
         }
-    assert {("ncmec-feed", "image1"), ("other.csv", "vic-77")} <= ids
+    assert {("ncmec-feed", "42/image1"), ("other.csv", "vic-77")} <= ids
+    # Entry ids are unique only per member: another member's image1 is another entry.
+    other_member = DELETE_IMAGE1.replace('id="42"', 'id="43"')
+    report = import_text(banks.store, "known", "ncmec", other_member, source="ncmec-feed")
+    assert report.withdrawn == 0
     # NCMEC withdraws its entry image1 by its own id, whatever other lists call it.
     report = import_text(banks.store, "known", "ncmec", DELETE_IMAGE1, source="ncmec-feed")
     assert report.withdrawn == 4  # md5, sha1, pdq, photodna

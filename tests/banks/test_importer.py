@@ -79,7 +79,7 @@ def test_withdrawals_and_restores(banks: Banks) -> None:
     deleted = s.NCMEC_XML.replace(
         "<deletedImage>\n            <member", "<x/><deletedImage><member"
     )
-    deleted = deleted.replace("<id>image4</id>", "<id>image1</id>")
+    deleted = deleted.replace("<id>image4</id>", "<id>image1</id>").replace('id="43"', 'id="42"')
     report = import_text(banks.store, "known", "ncmec", deleted)
     assert report.withdrawn == 4  # every fingerprint of image1
     stats = banks.stats("known")

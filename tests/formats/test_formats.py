@@ -71,7 +71,8 @@ def test_te_sample() -> None:
 def test_ncmec_sample() -> None:
     items = read("ncmec", s.NCMEC_XML)
     by_location = {r.location: r for r in records(items)}
-    image1 = [r for r in records(items) if r.external_id == "image1"]
+    # NCMEC's entry ids are unique only per member: the member is part of the key.
+    image1 = [r for r in records(items) if r.external_id == "42/image1"]
     assert {r.signal for r in image1} == {
         Signal("md5", s.MD5_A),
         Signal("sha1", s.SHA1_A),
@@ -83,10 +84,14 @@ def test_ncmec_sample() -> None:
     assert video.signal == Signal("video_md5", s.MD5_V)
     assert video.labels == ("ncmec:A2",)
     tombstone = by_location["deletedImage[0] id=image4"]
-    assert (tombstone.signal, tombstone.external_id, tombstone.withdrawn) == (None, "image4", True)
+    assert (tombstone.signal, tombstone.external_id, tombstone.withdrawn) == (
+        None,
+        "43/image4",
+        True,
+    )
     problems = rejects(items)
     assert "'netclean' is not supported" in problems["image[1] id=image2 netclean"]
-    assert "'tmk-pdqf' is not supported" in problems["video[0] id=video1 tmk-pdqf"]
+    assert "'tmk-pdqf' sent only as a link" in problems["video[0] id=video1"]
     assert DocumentVersion("maxTimestamp=2026-10-24T15:20:00Z") in items
 
 

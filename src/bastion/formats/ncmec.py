@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import groupby
 from typing import IO, Any, BinaryIO
 from xml.etree.ElementTree import Element, ParseError
@@ -43,42 +44,83 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def _child(element: Element, name: str) -> Element | None:
+    return next((child for child in element if _local(child.tag) == name), None)
+
+
 def _child_text(element: Element, name: str) -> str | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return (child.text or "").strip() or None
-    return None
+    child = _child(element, name)
+    return None if child is None else (child.text or "").strip() or None
 
 
-def _entry_items(element: Element, location: str) -> Iterator[Record | Reject]:
+def entry_key(member: str | None, entry_id: str) -> str:
+    """The list's id for an entry: NCMEC's ids are unique only per member,
+    so the member's id is part of it (``"42/abc"``)."""
+    return f"{member}/{entry_id}" if member else entry_id
+
+
+@dataclass(frozen=True, slots=True)
+class NcmecEntry:
+    """One ``<image>``, ``<video>``, ``<deletedImage>`` or ``<deletedVideo>``.
+
+    ``items`` are its records (a tombstone when deleted) and the rows that
+    could not be used; ``links`` the fingerprint types sent only as links
+    (``<tmk-pdqf href=...>``), which are not fetched.
+    """
+
+    location: str
+    key: str | None
+    timestamp: str | None
+    deleted: bool
+    items: tuple[Record | Reject, ...]
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NextPage:
+    """A page's ``<paging><next>``: the next page's path, relative to the base URL."""
+
+    path: str
+
+
+def _entry(element: Element, location: str) -> NcmecEntry:
     tag = _local(element.tag)
     entry_id = _child_text(element, "id")
+    member_element = _child(element, "member")
+    member = None if member_element is None else member_element.get("id")
+    timestamp = _child_text(element, "timestamp")
+    if entry_id is None:
+        reject = Reject(location, f"<{tag}> without an <id>")
+        return NcmecEntry(location, None, timestamp, tag.startswith("deleted"), (reject,))
+    key = entry_key(member, entry_id)
     if tag.startswith("deleted"):
-        if entry_id is None:
-            yield Reject(location, f"<{tag}> without an <id>")
-        else:
-            yield Record(location, None, external_id=entry_id, withdrawn=True)
-        return
+        tombstone = Record(location, None, external_id=key, withdrawn=True)
+        return NcmecEntry(location, key, timestamp, True, (tombstone,))
     classification = _child_text(element, "classification")
     labels = [f"ncmec:{classification}"] if classification else []
-    fingerprints = next((c for c in element if _local(c.tag) == "fingerprints"), None)
-    if fingerprints is None or not len(fingerprints):
-        yield Reject(location, f"<{tag}> has no fingerprints")
-        return
-    for fingerprint in fingerprints:
+    fingerprints = _child(element, "fingerprints")
+    items: list[Record | Reject] = []
+    links: list[str] = []
+    for fingerprint in () if fingerprints is None else fingerprints:
         name = _local(fingerprint.tag)
-        value = (fingerprint.text or "").strip()
+        if fingerprint.get("href") is not None:
+            links.append(name)
+            continue
         here = f"{location} {name}"
         signal_type = FINGERPRINTS.get(name.lower())
         if signal_type is None:
-            yield Reject(here, f"fingerprint type {name!r} is not supported by Bastion")
+            items.append(Reject(here, f"fingerprint type {name!r} is not supported by Bastion"))
             continue
         if tag == "video" and signal_type == "md5":
             signal_type = "video_md5"
-        record = make_record(here, signal_type, value, labels, external_id=entry_id)
-        yield record
+        value = (fingerprint.text or "").strip()
+        record = make_record(here, signal_type, value, labels, external_id=key)
+        items.append(record)
         if isinstance(record, Reject) and "category" in record.reason:
-            return
+            break
+    if not items and not links:
+        items.append(Reject(location, f"<{tag}> has no fingerprints"))
+    return NcmecEntry(location, key, timestamp, False, tuple(items), tuple(links))
 
 
 def _events(stream: BinaryIO) -> Iterator[tuple[str, Element]]:
@@ -93,33 +135,69 @@ def _events(stream: BinaryIO) -> Iterator[tuple[str, Element]]:
         raise FormatError(f"NCMEC XML in an encoding that cannot be read: {exc}") from None
 
 
+def read_page(stream: BinaryIO) -> Iterator[NcmecEntry | DocumentVersion | NextPage]:
+    """The entries of one page of ``/v2/entries`` (or a saved one), in document order.
+
+    Then its newest ``maxTimestamp`` (a ``DocumentVersion``) and its ``next``
+    link, if any.  An element inside ``<images>``/``<videos>`` that is not
+    an entry is a rejected row, named, never silently passed over.
+    """
+    counts: dict[str, int] = {}
+    newest = ""
+    next_path: str | None = None
+    root_seen = False
+    #: Open elements, outermost first: an entry is dropped from its parent
+    #: once read, which keeps memory flat on huge pages.
+    open_elements: list[Element] = []
+    for event, element in _events(stream):
+        tag = _local(element.tag)
+        if event == "start":
+            if not root_seen:
+                root_seen = True
+                if tag != "queryResult":
+                    raise FormatError(f"not an NCMEC entries page: the root is <{tag}>")
+            open_elements.append(element)
+            if tag in ("images", "videos"):
+                newest = max(newest, element.get("maxTimestamp") or "")
+            continue
+        open_elements.pop()
+        parent = _local(open_elements[-1].tag) if open_elements else None
+        if tag == "next" and parent == "paging":
+            next_path = (element.text or "").strip() or None
+            continue
+        # Entries are read wherever they are nested; an element of a list
+        # that is left holding something unread is named, not passed over.
+        unknown = parent in ("images", "videos") and tag not in _ENTRY_TAGS and len(element)
+        if tag not in _ENTRY_TAGS and not unknown:
+            continue
+        counts[tag] = counts.get(tag, 0) + 1
+        entry_id = _child_text(element, "id") or "?"
+        location = f"{tag}[{counts[tag] - 1}] id={entry_id}"
+        if unknown:
+            reject = Reject(location, f"unknown element <{tag}> in <{parent}>")
+            yield NcmecEntry(location, None, None, False, (reject,))
+        else:
+            yield _entry(element, location)
+        if open_elements:
+            open_elements[-1].remove(element)
+    if newest:
+        yield DocumentVersion(f"maxTimestamp={newest}")
+    if next_path:
+        yield NextPage(next_path)
+
+
 class NcmecFormat:
     name = "ncmec"
     description = "NCMEC hash-sharing XML entry pages (images/videos, deleted entries)"
 
     def read(self, stream: BinaryIO) -> Iterator[ReadItem]:
-        counts: dict[str, int] = {}
-        newest = ""
-        #: Open elements, outermost first: an entry is dropped from its parent
-        #: once read, which keeps memory flat on huge pages.
-        open_elements: list[Element] = []
-        for event, element in _events(stream):
-            tag = _local(element.tag)
-            if event == "start":
-                open_elements.append(element)
-                if tag in ("images", "videos"):
-                    newest = max(newest, element.get("maxTimestamp") or "")
-                continue
-            open_elements.pop()
-            if tag not in _ENTRY_TAGS:
-                continue
-            counts[tag] = counts.get(tag, 0) + 1
-            entry_id = _child_text(element, "id") or "?"
-            yield from _entry_items(element, f"{tag}[{counts[tag] - 1}] id={entry_id}")
-            if open_elements:
-                open_elements[-1].remove(element)
-        if newest:
-            yield DocumentVersion(f"maxTimestamp={newest}")
+        for item in read_page(stream):
+            if isinstance(item, NcmecEntry):
+                yield from item.items
+                for name in item.links:
+                    yield Reject(item.location, f"fingerprint {name!r} sent only as a link")
+            elif isinstance(item, DocumentVersion):
+                yield item
 
     def write(self, entries: Iterable[ExportEntry], out: BinaryIO) -> ExportReport:
         """Images first, then videos (spooled aside so the export still streams)."""

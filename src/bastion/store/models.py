@@ -15,6 +15,7 @@ from typing import cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -174,6 +175,72 @@ class ContentNote(Base):
     #: HMA's ``metadata`` object as JSON text, if given.
     content_metadata: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(String(255))
+
+
+# --- exchanges: banks that follow a remote list ------------------------------
+
+
+class Exchange(Base):
+    """A remote hash list (NCMEC, StopNCII, ...) that one bank follows.
+
+    The secret is never stored: ``credentials`` names the file (or
+    ``env:VAR``) it is read from at each sync.  ``checkpoint`` is the API's
+    own JSON; it moves only in the transaction that commits what was
+    fetched up to it.
+    """
+
+    __tablename__ = "exchanges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    api: Mapped[str] = mapped_column(String(32))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    credentials: Mapped[str | None] = mapped_column(Text)
+    #: The API's options (an environment's name, a privacy group), JSON.
+    options: Mapped[str] = mapped_column(Text, default="{}")
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: "running" from a sync's start until it ends as "ok" or "error".
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: What the last (or the running) sync fetched and changed, JSON.
+    last_counts: Mapped[str | None] = mapped_column(Text)
+    #: The import record the running sync adds its changes to.
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imports.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class ExchangeLease(Base):
+    """Who is syncing an exchange, until when: one fetcher among many servers."""
+
+    __tablename__ = "exchange_leases"
+
+    exchange_id: Mapped[int] = mapped_column(
+        ForeignKey("exchanges.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExchangeVersion(Base):
+    """The newest version of each remote item applied: a late-arriving older
+    record of an item (NCMEC does not send entries in time order) is then
+    recognised and ignored, even a creation after its deletion."""
+
+    __tablename__ = "exchange_versions"
+
+    exchange_id: Mapped[int] = mapped_column(
+        ForeignKey("exchanges.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # --- people, keys and what they did (the service) ---------------------------
