@@ -397,6 +397,7 @@ def merge_records(
     *,
     replace_labels: bool = False,
     on_reject: Callable[[Reject], None] | None = None,
+    into: ImportRecord | None = None,
 ) -> None:
     """Merge ``items`` into a bank in ``session``'s transaction, counting in ``report``.
 
@@ -405,10 +406,14 @@ def merge_records(
     goes through, and a list with no usable row is a ``FormatError`` too:
     the caller rolls the transaction back, import record and all.
     ``Banks.import_records`` is the way in, with the change audited.
+
+    ``into`` is an import record to add this merge's counts to, for an
+    import committed in several transactions (an exchange's sync, delta by
+    delta); an empty merge is then no error.
     """
     started_at = datetime.now(UTC)
     seq = store.next_seq(session)
-    record_row = ImportRecord(
+    record_row = into or ImportRecord(
         bank_id=bank_id,
         source=report.source,
         format=report.format,
@@ -416,8 +421,9 @@ def merge_records(
         started_at=started_at,
         finished_at=started_at,
     )
-    session.add(record_row)
-    session.flush()
+    if into is None:
+        session.add(record_row)
+        session.flush()
     merger = _Merger(
         session,
         bank_id,
@@ -438,10 +444,11 @@ def merge_records(
         else:
             merger.add(item)
     merger.flush()
-    if not merger.records:
+    if not merger.records and into is None:
         raise FormatError(_nothing_usable(report))
     for name in COUNTS:
-        setattr(record_row, name, getattr(report, name))
+        earlier = getattr(record_row, name) or 0 if into is not None else 0
+        setattr(record_row, name, earlier + getattr(report, name))
     record_row.version = report.version
     record_row.finished_at = datetime.now(UTC)
 

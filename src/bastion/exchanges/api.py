@@ -1,0 +1,106 @@
+"""What every exchange API gives the sync: deltas of remote items, each with
+the checkpoint that is true once it is committed.
+
+An API (``ncmec``, ``stopncii`` ...) is a small class behind the
+:class:`ExchangeApi` Protocol.  It fetches and parses; it never touches the
+store.  The sync (``bastion.exchanges.sync``) applies each delta to the bank
+together with the delta's checkpoint in one transaction, so a sync killed at
+any point resumes where the store says it got to.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from bastion.errors import BastionError
+from bastion.formats.records import Record, Reject
+
+#: A checkpoint: the API's own JSON-serialisable state.
+Checkpoint = Mapping[str, Any]
+
+
+class ExchangeError(BastionError, RuntimeError):
+    """A sync could not go on; what was committed before it is kept."""
+
+    code = "exchange-error"
+    status = 502
+
+
+class ExchangeConfigError(ExchangeError, ValueError):
+    """An exchange is set up wrongly (unknown API, bad URL, unusable credentials)."""
+
+    code = "exchange-config"
+    status = 400
+
+
+class ExchangeAuthError(ExchangeError):
+    """The list's owner refused the credentials."""
+
+    code = "exchange-auth"
+
+
+class ExchangeUnavailable(ExchangeError):
+    """The server could not be reached, or kept failing, after every retry."""
+
+    code = "exchange-unavailable"
+
+
+class ExchangeProtocolError(ExchangeError):
+    """The server answered something the API does not allow (a broken
+    document after every retry, paging that never ends, an expired link)."""
+
+    code = "exchange-protocol"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteItem:
+    """One item of a remote list, as of ``version`` (the API's timestamp).
+
+    ``records`` are its signals (or one tombstone when ``deleted``), all with
+    ``external_id == key``.  For one key the highest version wins, whatever
+    order items arrive in.
+    """
+
+    key: str
+    version: int
+    deleted: bool
+    records: tuple[Record, ...]
+
+
+@dataclass(slots=True)
+class Delta:
+    """A page of items and the checkpoint to store once it is applied."""
+
+    items: list[RemoteItem]
+    checkpoint: dict[str, Any]
+    #: Rows that could not be used, each with where and why.
+    rejects: list[Reject] = field(default_factory=list)
+    #: Fingerprints not imported, by type (e.g. sent only as links).
+    skipped: Counter[str] = field(default_factory=Counter)
+    #: How many remote records the page held (for progress).
+    fetched: int = 0
+    #: Set on the last delta of a run that fetched the whole list (a file
+    #: at a URL): every key of the exchange whose version is older than
+    #: this was not in the list and is withdrawn.
+    snapshot_version: int | None = None
+
+
+class ExchangeApi(Protocol):
+    """One remote list's API.  ``fetch`` yields deltas from ``checkpoint``
+    (None: from the beginning); each delta's checkpoint resumes after it."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: What ``--credentials`` holds, for help texts and errors.
+    credentials_form: ClassVar[str]
+
+    def check(self) -> str:
+        """Check the credentials with the server; returns who it says we are."""
+        ...
+
+    def fetch(self, checkpoint: Checkpoint | None) -> Iterator[Delta]:
+        """Deltas from ``checkpoint`` to the list's present."""
+        ...
