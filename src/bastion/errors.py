@@ -29,6 +29,13 @@ The tree (defined where they are raised)::
     │   ├── TruncatedVideo
     │   ├── NoFrames
     │   └── TimeBudgetExceeded
+    ├── ExchangeError              bastion.exchanges.errors
+    │   ├── ExchangeConfigError
+    │   ├── ExchangeAuthError
+    │   ├── ExchangeUnavailable
+    │   ├── ExchangeProtocolError
+    │   ├── ExchangeBusy           bastion.exchanges.lease
+    │   └── ExchangeNotFound       bastion.exchanges.registry
     ├── DetectorError              bastion.provenance.detector
     ├── NotParameters              bastion.provenance.generators.a1111
     ├── Unreadable                 bastion.provenance.generators.record

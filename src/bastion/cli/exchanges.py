@@ -68,16 +68,33 @@ def add(
     env: Annotated[
         str | None, typer.Option("--env", help="A documented environment, by name.")
     ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="An API's own setting, KEY=VALUE (e.g. privacy_group=1)."),
+    ] = None,
 ) -> None:
     """Add an exchange: BANK will follow the list at URL."""
+    options = dict(_option(text) for text in option or [])
     with user_errors():
         info = _exchanges().add(
-            name, api=api, bank=bank, url=resolve_url(api, url, env), credentials=credentials
+            name,
+            api=api,
+            bank=bank,
+            url=resolve_url(api, url, env),
+            credentials=credentials,
+            options=options,
         )
     stderr.print(
         f"added exchange [bold]{escape(info.name)}[/bold] ({info.api}, {escape(info.url)}) "
         f"filling bank [bold]{escape(info.bank)}[/bold]; run: bastion exchange sync {info.name}"
     )
+
+
+def _option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise fail(f"--option takes KEY=VALUE, not {text!r}")
+    return key.strip(), value.strip()
 
 
 @exchange_app.command("list")

@@ -13,46 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from bastion.errors import BastionError
+if TYPE_CHECKING:
+    from bastion.exchanges.http import Retrying
 from bastion.formats.records import Record, Reject
 
 #: A checkpoint: the API's own JSON-serialisable state.
 Checkpoint = Mapping[str, Any]
-
-
-class ExchangeError(BastionError, RuntimeError):
-    """A sync could not go on; what was committed before it is kept."""
-
-    code = "exchange-error"
-    status = 502
-
-
-class ExchangeConfigError(ExchangeError, ValueError):
-    """An exchange is set up wrongly (unknown API, bad URL, unusable credentials)."""
-
-    code = "exchange-config"
-    status = 400
-
-
-class ExchangeAuthError(ExchangeError):
-    """The list's owner refused the credentials."""
-
-    code = "exchange-auth"
-
-
-class ExchangeUnavailable(ExchangeError):
-    """The server could not be reached, or kept failing, after every retry."""
-
-    code = "exchange-unavailable"
-
-
-class ExchangeProtocolError(ExchangeError):
-    """The server answered something the API does not allow (a broken
-    document after every retry, paging that never ends, an expired link)."""
-
-    code = "exchange-protocol"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +58,26 @@ class Delta:
 
 class ExchangeApi(Protocol):
     """One remote list's API.  ``fetch`` yields deltas from ``checkpoint``
-    (None: from the beginning); each delta's checkpoint resumes after it."""
+    (None: from the beginning); each delta's checkpoint resumes after it.
+
+    An API class is built as ``Api(url, secret, http=..., options=...)``:
+    the environment's base URL, the secret read from the credentials, the
+    retrying HTTP client and the exchange's options (``--option K=V``).
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
     #: What ``--credentials`` holds, for help texts and errors.
     credentials_form: ClassVar[str]
+
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        *,
+        http: Retrying | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> None: ...
 
     def check(self) -> str:
         """Check the credentials with the server; returns who it says we are."""

@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from bastion.exchanges.api import ExchangeConfigError
+from bastion.exchanges.errors import ExchangeConfigError
 
 ENV_PREFIX = "env:"
 

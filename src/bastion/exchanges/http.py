@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import httpx
 
-from bastion.exchanges.api import ExchangeAuthError, ExchangeProtocolError, ExchangeUnavailable
+from bastion.exchanges.errors import ExchangeAuthError, ExchangeProtocolError, ExchangeUnavailable
 from bastion.formats.records import FormatError
 
 T = TypeVar("T")

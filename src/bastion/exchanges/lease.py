@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bastion.exchanges.api import ExchangeError
+from bastion.exchanges.errors import ExchangeError
 from bastion.store import Store
 from bastion.store.models import ExchangeLease
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -33,11 +33,10 @@ from defusedxml.ElementTree import fromstring
 from bastion.exchanges.api import (
     Checkpoint,
     Delta,
-    ExchangeConfigError,
-    ExchangeProtocolError,
     RemoteItem,
 )
 from bastion.exchanges.credentials import split_secret
+from bastion.exchanges.errors import ExchangeConfigError, ExchangeProtocolError
 from bastion.exchanges.http import Retrying
 from bastion.formats.ncmec import NcmecEntry, NextPage, read_page
 from bastion.formats.records import FormatError, Record, Reject
@@ -93,6 +92,7 @@ class NcmecApi:
         secret: str,
         *,
         http: Retrying | None = None,
+        options: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not url.startswith(("http://", "https://")):

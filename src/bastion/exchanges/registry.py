@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from bastion import audit
 from bastion.banks import Banks
 from bastion.banks.bank import BankNotFound, bank_row, validate_bank_name
-from bastion.exchanges.api import ExchangeApi, ExchangeConfigError, ExchangeError
+from bastion.exchanges.api import ExchangeApi
 from bastion.exchanges.credentials import check_location, read_secret
+from bastion.exchanges.errors import ExchangeConfigError, ExchangeError
 from bastion.exchanges.http import Retrying
 from bastion.exchanges.ncmec import ENVIRONMENTS, NcmecApi
 from bastion.exchanges.stopncii import DEFAULT_URL as STOPNCII_URL
@@ -32,7 +33,7 @@ from bastion.store.models import Bank as BankRow
 from bastion.store.models import Exchange, ExchangeLease, ExchangeVersion
 
 #: The APIs Bastion can follow, by the names ``--api`` takes.
-APIS: dict[str, type[NcmecApi] | type[StopNciiApi]] = {
+APIS: dict[str, type[ExchangeApi]] = {
     NcmecApi.name: NcmecApi,
     StopNciiApi.name: StopNciiApi,
 }
@@ -149,7 +150,7 @@ def build_api(info: ExchangeInfo, http: Retrying | None = None) -> ExchangeApi:
         raise ExchangeConfigError(f"unknown exchange API {info.api!r}")
     if info.credentials is None:
         raise ExchangeConfigError(f"exchange {info.name!r} has no credentials")
-    return cls(info.url, read_secret(info.credentials), http=http)
+    return cls(info.url, read_secret(info.credentials), http=http, options=info.options)
 
 
 class Exchanges:
@@ -178,8 +179,8 @@ class Exchanges:
         if api not in APIS:
             raise ExchangeConfigError(f"unknown exchange API {api!r} (known: {', '.join(APIS)})")
         check_location(credentials)
-        # The secret's form is checked now, not at the first sync at night.
-        APIS[api](url, read_secret(credentials))
+        # The secret's and options' form is checked now, not at the first sync at night.
+        APIS[api](url, read_secret(credentials), options=options)
         try:
             with self._changing() as session:
                 try:

@@ -13,7 +13,7 @@ it persists the sync fails with the checkpoint where it was.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -21,11 +21,10 @@ import httpx
 from bastion.exchanges.api import (
     Checkpoint,
     Delta,
-    ExchangeConfigError,
-    ExchangeProtocolError,
     RemoteItem,
 )
 from bastion.exchanges.credentials import split_secret
+from bastion.exchanges.errors import ExchangeConfigError, ExchangeProtocolError
 from bastion.exchanges.http import Retrying
 from bastion.formats.records import FormatError, Record, Reject, make_record
 from bastion.formats.stopncii import SIGNAL_TYPES, WITHDRAWN_STATUSES
@@ -61,6 +60,7 @@ class StopNciiApi:
         secret: str,
         *,
         http: Retrying | None = None,
+        options: Mapping[str, str] | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
         if not url.startswith(("http://", "https://")):
