@@ -18,9 +18,13 @@ ENV_PREFIX = "env:"
 
 
 def check_location(location: str) -> str:
-    """``location`` if a secret can be read from it now (refused otherwise)."""
+    """Where the secret is, as the store keeps it, if it can be read now (refused
+    otherwise): a file as an absolute path, since syncs run from cron or a
+    server in another folder than the one it was added from."""
     read_secret(location)
-    return location
+    if location.startswith(ENV_PREFIX):
+        return location
+    return str(Path(location).resolve())
 
 
 def read_secret(location: str) -> str:

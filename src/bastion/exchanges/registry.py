@@ -178,7 +178,7 @@ class Exchanges:
         validate_bank_name(name)
         if api not in APIS:
             raise ExchangeConfigError(f"unknown exchange API {api!r} (known: {', '.join(APIS)})")
-        check_location(credentials)
+        credentials = check_location(credentials)
         # The secret's and options' form is checked now, not at the first sync at night.
         APIS[api](url, read_secret(credentials), options=options)
         try:
