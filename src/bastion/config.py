@@ -100,6 +100,9 @@ class Settings:
     fetch_seconds: int = 20
     #: Seconds between checks for bank changes by a serving process.
     index_refresh_seconds: int = 2
+    #: Seconds between scheduled syncs of each exchange by ``bastion serve``
+    #: (one serving process fetches an exchange at a time); 0 turns them off.
+    exchange_interval: int = 300
     #: Hours a reviewer's login lasts.
     session_hours: int = 12
     #: Keys that encrypt review media, comma-separated, newest first

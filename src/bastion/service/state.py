@@ -16,6 +16,7 @@ import time
 from bastion.accounts import Accounts
 from bastion.config import Settings
 from bastion.errors import BastionError
+from bastion.exchanges.schedule import ExchangeScheduler
 from bastion.matching.index import Index
 from bastion.review.queue import ReviewQueue
 from bastion.service.limits import LoginThrottle, RateLimiter
@@ -47,18 +48,21 @@ class ServiceState:
         self._load_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.exchanges = ExchangeScheduler(store, settings.exchange_interval)
 
     # --- lifecycle ---------------------------------------------------------
 
     def start(self, *, wait: bool = False) -> None:
         self._thread = threading.Thread(target=self._run, name="bastion-index", daemon=True)
         self._thread.start()
+        self.exchanges.start()
         if wait:
             deadline = time.monotonic() + 600
             while self._index is None and self._load_error is None and time.monotonic() < deadline:
                 time.sleep(0.01)
 
     def stop(self) -> None:
+        self.exchanges.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
