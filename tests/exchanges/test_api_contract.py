@@ -1,0 +1,189 @@
+"""The contract every exchange API keeps, checked against each API's loopback fake.
+
+An API fetches and parses; the sync trusts it for these, whatever the list:
+
+- fetching from nothing to the end, and applying newest-version-wins, gives
+  exactly the list's live entries;
+- every delta's checkpoint is JSON, and resuming from any of them gives the
+  same result (what the sync does after a kill);
+- each item's records carry its key, and a deleted item carries one tombstone;
+- refused credentials raise ExchangeAuthError, a server that keeps failing
+  ExchangeUnavailable, a body that stays broken ExchangeProtocolError, and
+  no message holds the secret.
+
+A new API adds a :class:`Case` to ``CASES``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bastion.exchanges.api import Delta, ExchangeApi
+from bastion.exchanges.errors import (
+    ExchangeAuthError,
+    ExchangeProtocolError,
+    ExchangeUnavailable,
+)
+from bastion.exchanges.http import Retrying
+from bastion.exchanges.ncmec import NcmecApi
+from bastion.exchanges.stopncii import StopNciiApi
+from tests.exchanges.conftest import Sleeps
+from tests.exchanges.fakes.http import FakeServer
+from tests.exchanges.fakes.ncmec import FakeNcmec
+from tests.exchanges.fakes.stopncii import FakeStopNcii
+
+
+@dataclass(frozen=True)
+class Case:
+    """An API, its fake, and how to read the fake's truth in the API's keys."""
+
+    api: type[ExchangeApi]
+    #: A running fake holding a generated list of about ``size`` rows.
+    fake: Callable[[int], AbstractContextManager[Any]]
+    secret: Callable[[Any], str]
+    wrong_secret: Callable[[Any], str]
+    #: The keys a complete sync must hold (in the API's key form).
+    live: Callable[[Any], set[str]]
+    options: Callable[[Any], dict[str, str]] = lambda fake: {}
+
+
+@contextmanager
+def _ncmec(size: int) -> Iterator[FakeNcmec]:
+    with FakeNcmec(username="user", password="contract-pass-1", page_size=7) as fake:
+        fake.generate(size, deletions=0.2, seed=size)
+        yield fake
+
+
+@contextmanager
+def _stopncii(size: int) -> Iterator[FakeStopNcii]:
+    with FakeStopNcii(subscription_key="sub", function_key="contract-fn-1", page_size=7) as fake:
+        fake.generate(size, withdrawn=0.2, seed=size)
+        yield fake
+
+
+CASES = {
+    "ncmec": Case(
+        api=NcmecApi,
+        fake=_ncmec,
+        secret=lambda fake: f"{fake.username}:{fake.password}",
+        wrong_secret=lambda fake: f"{fake.username}:wrong-contract-pass",
+        live=lambda fake: {f"{member}/{entry}" for member, _, entry in fake.live_keys()},
+    ),
+    "stopncii": Case(
+        api=StopNciiApi,
+        fake=_stopncii,
+        secret=lambda fake: f"{fake.subscription_key},{fake.function_key}",
+        wrong_secret=lambda fake: f"{fake.subscription_key},wrong-contract-fn",
+        live=lambda fake: {f"{kind}:{value}" for kind, value in fake.live_keys()},
+    ),
+}
+#: Words of secrets that no error message may hold.
+SECRET_WORDS = ("contract-pass-1", "contract-fn-1", "wrong-contract")
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request: pytest.FixtureRequest) -> Case:
+    return CASES[request.param]
+
+
+@pytest.fixture
+def http() -> Iterator[Retrying]:
+    retrying = Retrying(attempts=3, backoff=0.01, timeout=10, sleep=Sleeps())
+    yield retrying
+    retrying.close()
+
+
+def client(case: Case, fake: Any, http: Retrying, secret: str | None = None) -> ExchangeApi:
+    secret = case.secret(fake) if secret is None else secret
+    return case.api(fake.url, secret, http=http, options=case.options(fake))
+
+
+def apply(deltas: list[Delta], state: dict[str, tuple[int, bool]] | None = None) -> set[str]:
+    """The live keys after applying ``deltas`` as the sync does (newest version wins,
+    a deletion wins a tie, a snapshot withdraws what it did not see)."""
+    state = {} if state is None else state
+    for delta in deltas:
+        for item in delta.items:
+            assert item.records, f"{item.key}: an item without records"
+            assert all(r.external_id == item.key for r in item.records), item.key
+            if item.deleted:
+                assert len(item.records) == 1, f"{item.key}: a deletion is one tombstone"
+                assert item.records[0].withdrawn
+            seen = state.get(item.key)
+            if seen is None or (item.version, item.deleted) > seen:
+                state[item.key] = (item.version, item.deleted)
+        if delta.snapshot_version is not None:
+            for key, (version, _) in list(state.items()):
+                if version < delta.snapshot_version:
+                    state[key] = (version, True)
+    return {key for key, (_, deleted) in state.items() if not deleted}
+
+
+def test_a_whole_fetch_gives_exactly_the_live_list(case: Case, http: Retrying) -> None:
+    with case.fake(150) as fake:
+        deltas = list(client(case, fake, http).fetch(None))
+        assert all(not d.rejects for d in deltas)
+        assert len(deltas) > 1, "the fake should page"
+        for delta in deltas:
+            json.dumps(delta.checkpoint)
+        assert apply(deltas) == case.live(fake)
+        assert sum(d.fetched for d in deltas) >= len(case.live(fake))
+
+
+def test_resuming_from_any_checkpoint_gives_the_same_list(case: Case, http: Retrying) -> None:
+    with case.fake(60) as fake:
+        deltas = list(client(case, fake, http).fetch(None))
+        expected = case.live(fake)
+        for cut in range(len(deltas)):
+            state: dict[str, tuple[int, bool]] = {}
+            apply(deltas[: cut + 1], state)
+            checkpoint = json.loads(json.dumps(deltas[cut].checkpoint))
+            resumed = list(client(case, fake, http).fetch(checkpoint))
+            assert apply(resumed, state) == expected, f"resumed after delta {cut}"
+
+
+def test_the_credentials_are_checked_and_refusals_do_not_say_the_secret(
+    case: Case, http: Retrying
+) -> None:
+    with case.fake(5) as fake:
+        assert isinstance(client(case, fake, http).check(), str)
+        wrong = client(case, fake, http, case.wrong_secret(fake))
+        with pytest.raises(ExchangeAuthError) as refused:
+            wrong.check()
+        with pytest.raises(ExchangeAuthError) as refused_fetch:
+            list(wrong.fetch(None))
+    for error in (refused.value, refused_fetch.value):
+        assert not any(word in str(error) for word in SECRET_WORDS), str(error)
+
+
+def test_a_server_that_keeps_failing_is_unavailable(case: Case, http: Retrying) -> None:
+    with case.fake(20) as fake:
+        server: FakeServer = fake
+        server.fail_next(503, times=50, retry_after=0)
+        with pytest.raises(ExchangeUnavailable) as failed:
+            list(client(case, fake, http).fetch(None))
+    assert "503" in str(failed.value)
+
+
+@pytest.mark.parametrize("fault", ["truncate_next", "garble_next"])
+def test_a_body_that_stays_broken_is_a_protocol_error(
+    case: Case, http: Retrying, fault: str
+) -> None:
+    with case.fake(20) as fake:
+        getattr(fake, fault)(times=50)
+        with pytest.raises(ExchangeProtocolError):
+            list(client(case, fake, http).fetch(None))
+
+
+def test_a_broken_body_that_recovers_loses_nothing(case: Case, http: Retrying) -> None:
+    with case.fake(40) as fake:
+        fake.truncate_next(times=1)
+        fake.garble_next(times=1)
+        deltas = list(client(case, fake, http).fetch(None))
+        assert apply(deltas) == case.live(fake)
