@@ -11,6 +11,9 @@ from typer.testing import CliRunner
 
 from bastion.cli import app
 from bastion.config import Settings
+from bastion.exchanges import lease
+from bastion.exchanges.registry import exchange_row
+from bastion.store import Store
 from tests.exchanges.conftest import secret_file
 from tests.exchanges.fakes.ncmec import FakeNcmec
 
@@ -175,3 +178,22 @@ def test_the_secret_is_never_stored_printed_or_logged(
         assert "ncmec-test" in dump
         for secret in (ncmec.password, "another-s3cret-pass"):
             assert secret not in dump
+
+
+def test_an_exchange_synced_elsewhere_is_reported_and_the_others_still_sync(
+    cli_env: Settings, store: Store, ncmec: FakeNcmec, tmp_path: Path
+) -> None:
+    ncmec.generate(10, deletions=0.0, seed=5)
+    credentials = secret_file(tmp_path, f"{ncmec.username}:{ncmec.password}")
+    assert bastion(*add_args(ncmec, credentials, name="busy"))[0] == 0
+    assert bastion(*add_args(ncmec, credentials, name="free"))[0] == 0
+    with store.sessions() as session:
+        busy_id = exchange_row(session, "busy").id
+    lease.take(store, busy_id, "elsewhere:1:held")
+    code, out, err = bastion("exchange", "sync", "busy", "free")
+    assert code == 1
+    reports = {r["exchange"]: r for r in map(json.loads, out.splitlines())}
+    assert reports["busy"]["status"] == "busy"
+    assert reports["busy"]["error_code"] == "exchange-busy"
+    assert reports["free"]["status"] == "ok"
+    assert "another process is syncing" in err

@@ -18,7 +18,8 @@ from bastion.config import Settings
 from bastion.exchanges.http import Retrying
 from bastion.exchanges.registry import Exchanges
 from bastion.exchanges.schedule import ExchangeScheduler, is_due
-from bastion.exchanges.sync import SyncReport
+from bastion.exchanges.sync import SyncReport, sync_exchange
+from bastion.signals.types import Signal
 from bastion.store import Store
 from bastion.store.models import AuditRecord
 from tests.exchanges.conftest import Sleeps
@@ -121,3 +122,28 @@ def test_bastion_serve_syncs_exchanges_on_its_schedule(
     assert info.last_status == "ok", info.last_error
     assert info.last_counts
     assert info.last_counts["added"] > 0
+
+
+def test_a_withdrawal_stops_matching_in_a_serving_process_within_the_refresh(
+    settings: Settings, store: Store, ncmec: FakeNcmec, add_ncmec: Callable[..., str]
+) -> None:
+    md5 = "0f" * 16
+    ncmec.add_image(1, "kept", 1_700_000_000, fingerprints={"md5": "1e" * 16})
+    ncmec.add_image(2, "leaving", 1_700_000_000, fingerprints={"md5": md5})
+    name = add_ncmec()
+    assert sync_exchange(store, name).status == "ok"
+    serving = replace(settings, index_refresh_seconds=1, exchange_interval=0)
+    with live_server(serving) as server:
+        assert server.state.index.lookup(Signal("md5", md5))
+        # NCMEC dates a deletion when it is made: after the last sync's window.
+        # (Windows end at the sync's whole second, exclusive.)
+        ncmec.delete_image(2, "leaving", int(time.time()))
+        time.sleep(1.1)
+        report = sync_exchange(store, name)
+        assert report.status == "ok"
+        assert report.counts["withdrawn"] == 1
+        deadline = time.monotonic() + 1 + 5  # the refresh interval, and slack for a busy CI
+        while server.state.index.lookup(Signal("md5", md5)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not server.state.index.lookup(Signal("md5", md5))
+        assert server.state.index.lookup(Signal("md5", "1e" * 16))

@@ -21,10 +21,12 @@ from rich.table import Table
 from bastion import audit
 from bastion.cli.common import fail, load_settings, open_store, stderr, user_errors
 from bastion.cli.progress import progress_bar
+from bastion.exchanges.lease import ExchangeBusy
 from bastion.exchanges.registry import (
     API_ENVIRONMENTS,
     APIS,
     ExchangeInfo,
+    ExchangeNotFound,
     Exchanges,
     resolve_url,
 )
@@ -201,14 +203,32 @@ def sync(
             ) -> None:
                 progress.update(task, completed=report.fetched)
 
-            with user_errors():
+            try:
                 report = sync_exchange(exchanges.store, info.name, full=full, on_delta=tick)
+            except ExchangeBusy as busy:
+                # Not synced by this run: said so, and the exit status is not 0.
+                typer.echo(json.dumps(_busy(info.name, info.bank, busy)))
+                stderr.print(f"{escape(info.name)}: not synced: {escape(str(busy))}")
+                failed += 1
+                continue
+            except ExchangeNotFound as gone:
+                raise fail(str(gone)) from None
         typer.echo(json.dumps(report.to_dict()))
         sys.stdout.flush()
         stderr.print(_summary(report))
         failed += report.status != "ok"
     if failed:
         raise typer.Exit(1)
+
+
+def _busy(name: str, bank: str, busy: ExchangeBusy) -> dict[str, str]:
+    return {
+        "exchange": name,
+        "bank": bank,
+        "status": "busy",
+        "error": str(busy),
+        "error_code": busy.code,
+    }
 
 
 def _summary(report: SyncReport) -> str:
