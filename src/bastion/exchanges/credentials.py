@@ -9,6 +9,7 @@ machine is a leaked secret.  Secrets never appear in messages.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -54,6 +55,32 @@ def read_secret(location: str) -> str:
     if not value:
         raise ExchangeConfigError(f"credentials {path} is empty")
     return value
+
+
+def store_secret(path: Path, value: str) -> str:
+    """Write ``value`` to ``path`` (mode 0600, its folder 0700) and return the
+    location to record; the file is replaced whole, never seen half written.
+
+    For doors that take a secret over the network: the store records where
+    it is, as for one an operator wrote.  An empty value is refused (it
+    would fail at the first sync at night instead of now).
+    """
+    if not value.strip():
+        raise ExchangeConfigError("the credentials are empty")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(value.strip() + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return str(path)
 
 
 def split_secret(secret: str, separator: str, parts: int, form: str) -> list[str]:

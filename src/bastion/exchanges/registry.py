@@ -218,6 +218,16 @@ class Exchanges:
             rows = session.execute(select(Exchange).order_by(Exchange.name)).scalars()
             return [info_of(session, row) for row in rows]
 
+    def set_enabled(self, name: str, enabled: bool) -> ExchangeInfo:
+        """Switch scheduled syncs of ``name`` on or off (its bank keeps matching)."""
+        with self._changing() as session:
+            row = exchange_row(session, name)
+            if row.enabled != enabled:
+                row.enabled = enabled
+                action = "exchange.enable" if enabled else "exchange.disable"
+                audit.record(session, self.actor, action, f"exchange:{name}")
+            return info_of(session, row)
+
     def remove(self, name: str, *, keep_bank: bool = False) -> ExchangeInfo:
         with self._changing() as session:
             row = exchange_row(session, name)

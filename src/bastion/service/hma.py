@@ -8,7 +8,8 @@ item (entries of one item share an external id).
 
 Three things behave better than HMA by design: ``/m/lookup`` applies
 allowlist banks, no route ever answers an allowlist entry as a match, and
-every route but ``/status`` needs credentials.
+every route but ``/status`` needs credentials.  The exchange routes
+(``/c/exchanges...``) are in :mod:`.hma_exchanges`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from bastion.banks.entries import (
 from bastion.fingerprint import Fingerprint, Signal
 from bastion.matching.match import match_signals
 from bastion.pipeline import ScanItem, scan_item
-from bastion.service import doors
+from bastion.service import doors, hma_exchanges
 from bastion.service.errors import ApiError
 from bastion.service.fetch import Fetcher
 from bastion.service.params import RowId
@@ -52,6 +53,7 @@ from bastion.signals.types import SignalKind, normalize_signal, signal_type
 from bastion.store.models import Entry
 
 router = APIRouter(tags=["hma"])
+router.include_router(hma_exchanges.router)
 
 Photo = Annotated[UploadFile | None, File(description="an image")]
 Video = Annotated[UploadFile | None, File(description="a video")]

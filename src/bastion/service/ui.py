@@ -1,4 +1,5 @@
-"""The review UI: log in, claim, look (protected), reveal on purpose, decide.
+"""The review UI: log in, claim, look (protected), reveal on purpose, decide;
+and the exchanges page (curators read it, admins sync from it).
 
 Server-rendered Jinja2 pages that work as plain HTML forms; HTMX swaps the
 image panel in place and a few lines of static JavaScript map keys to
@@ -13,19 +14,24 @@ import re
 import secrets
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bastion.accounts import Principal
+from bastion.exchanges.lease import ExchangeBusy
+from bastion.exchanges.registry import ExchangeInfo, Exchanges
 from bastion.labels import SCHEMES
 from bastion.review.decisions import UNDO_SECONDS
 from bastion.review.items import DISPUTES, Decision, Item, Media, Reveal
 from bastion.review.render import NotAnImage, render_item
 from bastion.service.errors import ApiError
+from bastion.service.exchanges import run_sync, start_sync
 from bastion.service.pages import templates
 from bastion.service.params import RowId
 from bastion.service.security import (
     SESSION_COOKIE,
+    Admin,
+    Curator,
     Reviewer,
     client_address,
     login_wait,
@@ -241,3 +247,48 @@ def undo(request: Request, who: Reviewer, item_id: RowId) -> Response:
 def release(request: Request, who: Reviewer, item_id: RowId) -> Response:
     state_of(request).queue.release(item_id, who)
     return RedirectResponse("/ui/", status_code=303)
+
+
+# --- exchanges ----------------------------------------------------------------------
+
+#: The counts of an exchange's last sync the page shows, in this order.
+EXCHANGE_COUNTS = ("fetched", "added", "updated", "withdrawn", "restored", "rejected")
+
+
+def _exchange_row(
+    request: Request, who: Principal, info: ExchangeInfo, problem: str | None = None
+) -> HTMLResponse:
+    return _page(
+        request, "_exchange_row.html", who, info=info, counts=EXCHANGE_COUNTS, problem=problem
+    )
+
+
+@router.get("/exchanges")
+def exchanges_page(request: Request, who: Curator) -> HTMLResponse:
+    """Every exchange: its API and bank, how its last sync ended, and (admins) sync now."""
+    found = Exchanges(state_of(request).store, actor=who.actor).list()
+    return _page(request, "exchanges.html", who, exchanges=found, counts=EXCHANGE_COUNTS)
+
+
+@router.get("/exchanges/{name}/row")
+def exchange_row_part(request: Request, who: Curator, name: str) -> HTMLResponse:
+    """One exchange's row (the page polls it while a sync runs)."""
+    info = Exchanges(state_of(request).store, actor=who.actor).get(name)
+    return _exchange_row(request, who, info)
+
+
+@router.post("/exchanges/{name}/sync")
+def exchange_sync(request: Request, who: Admin, name: str, background: BackgroundTasks) -> Response:
+    """Start a sync in the background; the row shows it running, then how it ended."""
+    state = state_of(request)
+    problem = None
+    try:
+        holder = start_sync(state, name)
+    except ExchangeBusy:
+        problem = "A sync of this exchange is already running."
+    else:
+        background.add_task(run_sync, state, name, holder)
+    if not request.headers.get("hx-request"):
+        return RedirectResponse("/ui/exchanges", status_code=303)
+    info = Exchanges(state.store, actor=who.actor).get(name)
+    return _exchange_row(request, who, info, problem)
