@@ -197,3 +197,14 @@ def test_an_exchange_synced_elsewhere_is_reported_and_the_others_still_sync(
     assert reports["busy"]["error_code"] == "exchange-busy"
     assert reports["free"]["status"] == "ok"
     assert "another process is syncing" in err
+
+
+def test_an_option_the_api_does_not_know_is_refused(
+    cli_env: Settings, ncmec: FakeNcmec, tmp_path: Path
+) -> None:
+    """A misspelt option would otherwise change nothing, silently."""
+    credentials = secret_file(tmp_path, f"{ncmec.username}:{ncmec.password}")
+    code, _, err = bastion(*add_args(ncmec, credentials), "--option", "pagesize=5")
+    assert code == 2
+    assert "pagesize" in err
+    assert bastion("exchange", "list", "--json")[1].strip() == "[]"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bastion.banks.entries import export_entries
+from bastion.exchanges.errors import ExchangeConfigError
 from bastion.exchanges.registry import Exchanges
 from bastion.exchanges.sync import SyncReport
 from bastion.store import Store
@@ -122,3 +123,29 @@ def test_wrong_keys(
     exchanges.add("s", api="stopncii", bank="S", url=stopncii.url, credentials=str(credentials))
     report = run("s")
     assert (report.status, report.error_code) == ("error", "exchange-auth")
+
+
+def test_the_page_size_is_an_option(
+    exchanges: Exchanges, stopncii: FakeStopNcii, tmp_path: Path, run: Callable[..., SyncReport]
+) -> None:
+    stopncii.generate(20, withdrawn=0.0, seed=9)
+    credentials = secret_file(tmp_path, f"{stopncii.subscription_key},{stopncii.function_key}")
+    exchanges.add(
+        "paged",
+        api="stopncii",
+        bank="PAGED",
+        url=stopncii.url,
+        credentials=str(credentials),
+        options={"page_size": "7"},
+    )
+    assert run("paged").status == "ok"
+    assert any("pageSize=7" in request.path for request in stopncii.requests)
+    with pytest.raises(ExchangeConfigError, match="page_size"):
+        exchanges.add(
+            "bad-page",
+            api="stopncii",
+            bank="BAD",
+            url=stopncii.url,
+            credentials=str(credentials),
+            options={"page_size": "many"},
+        )

@@ -57,6 +57,7 @@ def test_apis_and_their_schemas(service: Service) -> None:
     assert all(set(f) == keys and f["required"] for f in credentials)
     stopncii = call("GET", "/c/exchanges/api/stopncii/schema").json()
     names = [f["name"] for f in stopncii["credentials_schema"]["fields"]]
+    assert "page_size" in [f["name"] for f in stopncii["config_schema"]["fields"]]
     assert names == ["subscription_key", "function_key"]
     missing = call("GET", "/c/exchanges/api/nope/schema")
     assert missing.status_code == 404

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from bastion.exchanges.errors import ExchangeConfigError
+
 if TYPE_CHECKING:
     from bastion.exchanges.http import Retrying
 from bastion.formats.records import Record, Reject
@@ -56,6 +58,32 @@ class Delta:
     snapshot_version: int | None = None
 
 
+def option_int(
+    options: Mapping[str, str] | None, key: str, default: int, low: int, high: int
+) -> int:
+    """An integer option between ``low`` and ``high``, or a refusal naming it."""
+    text = (options or {}).get(key)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ExchangeConfigError(f"option {key} must be a whole number from {low} to {high}")
+    return value
+
+
+def check_options(api: type[ExchangeApi], options: Mapping[str, str] | None) -> None:
+    """Refuse options the API does not read, naming those it does."""
+    unknown = sorted(set(options or {}) - set(api.known_options))
+    if unknown:
+        known = ", ".join(api.known_options) or "none"
+        raise ExchangeConfigError(
+            f"{api.name} has no option {', '.join(map(repr, unknown))} (known: {known})"
+        )
+
+
 class ExchangeApi(Protocol):
     """One remote list's API.  ``fetch`` yields deltas from ``checkpoint``
     (None: from the beginning); each delta's checkpoint resumes after it.
@@ -69,6 +97,9 @@ class ExchangeApi(Protocol):
     description: ClassVar[str]
     #: What ``--credentials`` holds, for help texts and errors.
     credentials_form: ClassVar[str]
+    #: The options (``--option KEY=VALUE``) it reads, each with its help.
+    #: Any other is refused: a misspelt option would change nothing, silently.
+    known_options: ClassVar[Mapping[str, str]]
 
     def __init__(
         self,

@@ -85,6 +85,7 @@ class NcmecApi:
     name: ClassVar[str] = "ncmec"
     description: ClassVar[str] = "NCMEC hash sharing API v2 (images, videos, deletions)"
     credentials_form: ClassVar[str] = "user:password"
+    known_options: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,

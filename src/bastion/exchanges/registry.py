@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bastion import audit
 from bastion.banks import Banks
 from bastion.banks.bank import BankNotFound, bank_row, validate_bank_name
-from bastion.exchanges.api import ExchangeApi
+from bastion.exchanges.api import ExchangeApi, check_options
 from bastion.exchanges.credentials import check_location, read_secret
 from bastion.exchanges.errors import ExchangeConfigError, ExchangeError
 from bastion.exchanges.http import Retrying
@@ -180,6 +180,7 @@ class Exchanges:
             raise ExchangeConfigError(f"unknown exchange API {api!r} (known: {', '.join(APIS)})")
         credentials = check_location(credentials)
         # The secret's and options' form is checked now, not at the first sync at night.
+        check_options(APIS[api], options)
         APIS[api](url, read_secret(credentials), options=options)
         try:
             with self._changing() as session:

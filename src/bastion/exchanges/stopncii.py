@@ -22,6 +22,7 @@ from bastion.exchanges.api import (
     Checkpoint,
     Delta,
     RemoteItem,
+    option_int,
 )
 from bastion.exchanges.credentials import split_secret
 from bastion.exchanges.errors import ExchangeConfigError, ExchangeProtocolError
@@ -53,6 +54,9 @@ class StopNciiApi:
     name: ClassVar[str] = "stopncii"
     description: ClassVar[str] = "StopNCII FetchHashes (ImagePDQ, VideoMD5; withdrawals)"
     credentials_form: ClassVar[str] = "subscription_key,function_key"
+    known_options: ClassVar[Mapping[str, str]] = {
+        "page_size": f"records asked for per page (default {PAGE_SIZE})"
+    }
 
     def __init__(
         self,
@@ -61,7 +65,6 @@ class StopNciiApi:
         *,
         http: Retrying | None = None,
         options: Mapping[str, str] | None = None,
-        page_size: int = PAGE_SIZE,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
@@ -69,7 +72,7 @@ class StopNciiApi:
         subscription, function = split_secret(secret, ",", 2, self.credentials_form)
         self._headers = {"Ocp-Apim-Subscription-Key": subscription, "x-functions-key": function}
         self.http = http or Retrying()
-        self.page_size = page_size
+        self.page_size = option_int(options, "page_size", PAGE_SIZE, 1, 10_000)
 
     def check(self) -> str:
         self._get({"startTimestamp": "0", "pageSize": "1"}, None)

@@ -213,6 +213,7 @@ def exchange_api_schema(_: Curator, api_name: str) -> dict[str, Any]:
                 list(environments.values()),
             )
         )
+    config.extend(_field(key, "string", False, text) for key, text in api.known_options.items())
     fields = credential_fields(api)[0]
     credentials = [_field(name, "string", True, api.credentials_form) for name in fields]
     return {"config_schema": {"fields": config}, "credentials_schema": {"fields": credentials}}
