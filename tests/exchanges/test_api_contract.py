@@ -17,13 +17,21 @@ A new API adds a :class:`Case` to ``CASES``.
 from __future__ import annotations
 
 import json
+import random
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
+from bastion.banks import Banks
+from bastion.banks.entries import export_entries
+from bastion.config import Settings
+from bastion.exchanges import url as url_api
 from bastion.exchanges.api import Delta, ExchangeApi
 from bastion.exchanges.errors import (
     ExchangeAuthError,
@@ -32,11 +40,17 @@ from bastion.exchanges.errors import (
 )
 from bastion.exchanges.http import Retrying
 from bastion.exchanges.ncmec import NcmecApi
+from bastion.exchanges.peer import PeerApi
 from bastion.exchanges.stopncii import StopNciiApi
+from bastion.exchanges.url import UrlApi
+from bastion.fingerprint import Signal
+from bastion.store import Store
 from tests.exchanges.conftest import Sleeps
+from tests.exchanges.fakes.files import FakeFiles
 from tests.exchanges.fakes.http import FakeServer
 from tests.exchanges.fakes.ncmec import FakeNcmec
 from tests.exchanges.fakes.stopncii import FakeStopNcii
+from tests.service.live import live_server
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ class Case:
     #: The keys a complete sync must hold (in the API's key form).
     live: Callable[[Any], set[str]]
     options: Callable[[Any], dict[str, str]] = lambda fake: {}
+    #: Whether the fake is a FakeServer, with its queue of injected faults.
+    faults: bool = True
 
 
 @contextmanager
@@ -65,6 +81,57 @@ def _stopncii(size: int) -> Iterator[FakeStopNcii]:
     with FakeStopNcii(subscription_key="sub", function_key="contract-fn-1", page_size=7) as fake:
         fake.generate(size, withdrawn=0.2, seed=size)
         yield fake
+
+
+#: The url API's fake publishes a CSV list, its rows with external ids.
+_URL_TOKEN = "contract-token-1"
+
+
+@contextmanager
+def _url(size: int) -> Iterator[FakeFiles]:
+    rng = random.Random(size)
+    lines = ["signal_type,value,labels,external_id"]
+    for serial in range(size):
+        if rng.random() >= 0.2:  # the rest left the list
+            lines.append(f"md5,{rng.getrandbits(128):032x},partner:a,item-{serial}")
+    with FakeFiles(token=_URL_TOKEN) as fake, patch.object(url_api, "BATCH", 7):
+        fake.publish("/list.csv", "\n".join(lines).encode() + b"\n")
+        yield fake
+
+
+@dataclass(frozen=True)
+class _Peer:
+    """A Bastion server on loopback, one of whose banks is followed."""
+
+    url: str
+    key: str
+    store: Store
+
+
+@contextmanager
+def _peer(size: int) -> Iterator[_Peer]:
+    rng = random.Random(size)
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), rate_limit=0)
+        with live_server(settings) as server:
+            banks = Banks(server.state.store, actor="test")
+            banks.create("SHARED")
+            values = [f"{rng.getrandbits(128):032x}" for _ in range(size)]
+            for start in range(0, size, 10):  # changes in several steps, some withdrawn
+                banks.add_signals("SHARED", [Signal("md5", v) for v in values[start : start + 10]])
+            withdrawn = [Signal("md5", v) for v in values if rng.random() < 0.2]
+            banks.withdraw_signals("SHARED", withdrawn)
+            key = server.state.accounts.create_key("follower", "client", actor="test")[0]
+            yield _Peer(server.url, key, server.state.store)
+
+
+def _published(fake: FakeFiles) -> set[str]:
+    body = b"".join(fake.files["/list.csv"].chunks()).decode()
+    return {line.rsplit(",", 1)[1] for line in body.splitlines()[1:] if line}
+
+
+def _peer_live(peer: _Peer) -> set[str]:
+    return {f"md5:{e.signal.value}" for e in export_entries(peer.store, "SHARED")}
 
 
 CASES = {
@@ -82,13 +149,36 @@ CASES = {
         wrong_secret=lambda fake: f"{fake.subscription_key},wrong-contract-fn",
         live=lambda fake: {f"{kind}:{value}" for kind, value in fake.live_keys()},
     ),
+    "url": Case(
+        api=UrlApi,
+        fake=_url,
+        secret=lambda fake: f"bearer:{_URL_TOKEN}",
+        wrong_secret=lambda fake: "bearer:wrong-contract-token",
+        live=_published,
+        faults=False,
+    ),
+    "bastion": Case(
+        api=PeerApi,
+        fake=_peer,
+        secret=lambda server: server.key,
+        wrong_secret=lambda server: "bst_wrong-contract-key",
+        live=_peer_live,
+        options=lambda server: {"bank": "SHARED", "page_size": "7"},
+        faults=False,
+    ),
 }
 #: Words of secrets that no error message may hold.
-SECRET_WORDS = ("contract-pass-1", "contract-fn-1", "wrong-contract")
+SECRET_WORDS = ("contract-pass-1", "contract-fn-1", "contract-token-1", "wrong-contract")
 
 
 @pytest.fixture(params=sorted(CASES))
 def case(request: pytest.FixtureRequest) -> Case:
+    return CASES[request.param]
+
+
+@pytest.fixture(params=sorted(name for name, case in CASES.items() if case.faults))
+def faulty(request: pytest.FixtureRequest) -> Case:
+    """The cases whose fake can inject faults (a FakeServer's queue)."""
     return CASES[request.param]
 
 
@@ -101,7 +191,8 @@ def http() -> Iterator[Retrying]:
 
 def client(case: Case, fake: Any, http: Retrying, secret: str | None = None) -> ExchangeApi:
     secret = case.secret(fake) if secret is None else secret
-    return case.api(fake.url, secret, http=http, options=case.options(fake))
+    url = fake.url + "/list.csv" if isinstance(fake, FakeFiles) else fake.url
+    return case.api(url, secret, http=http, options=case.options(fake))
 
 
 def apply(deltas: list[Delta], state: dict[str, tuple[int, bool]] | None = None) -> set[str]:
@@ -162,28 +253,28 @@ def test_the_credentials_are_checked_and_refusals_do_not_say_the_secret(
         assert not any(word in str(error) for word in SECRET_WORDS), str(error)
 
 
-def test_a_server_that_keeps_failing_is_unavailable(case: Case, http: Retrying) -> None:
-    with case.fake(20) as fake:
+def test_a_server_that_keeps_failing_is_unavailable(faulty: Case, http: Retrying) -> None:
+    with faulty.fake(20) as fake:
         server: FakeServer = fake
         server.fail_next(503, times=50, retry_after=0)
         with pytest.raises(ExchangeUnavailable) as failed:
-            list(client(case, fake, http).fetch(None))
+            list(client(faulty, fake, http).fetch(None))
     assert "503" in str(failed.value)
 
 
 @pytest.mark.parametrize("fault", ["truncate_next", "garble_next"])
 def test_a_body_that_stays_broken_is_a_protocol_error(
-    case: Case, http: Retrying, fault: str
+    faulty: Case, http: Retrying, fault: str
 ) -> None:
-    with case.fake(20) as fake:
+    with faulty.fake(20) as fake:
         getattr(fake, fault)(times=50)
         with pytest.raises(ExchangeProtocolError):
-            list(client(case, fake, http).fetch(None))
+            list(client(faulty, fake, http).fetch(None))
 
 
-def test_a_broken_body_that_recovers_loses_nothing(case: Case, http: Retrying) -> None:
-    with case.fake(40) as fake:
+def test_a_broken_body_that_recovers_loses_nothing(faulty: Case, http: Retrying) -> None:
+    with faulty.fake(40) as fake:
         fake.truncate_next(times=1)
         fake.garble_next(times=1)
-        deltas = list(client(case, fake, http).fetch(None))
-        assert apply(deltas) == case.live(fake)
+        deltas = list(client(faulty, fake, http).fetch(None))
+        assert apply(deltas) == faulty.live(fake)

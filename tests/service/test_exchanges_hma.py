@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bastion.exchanges.ncmec import ENVIRONMENTS
+from bastion.exchanges.registry import APIS
 from bastion.exchanges.sync import sync_exchange
 from tests.exchanges.fakes.ncmec import FakeNcmec
 from tests.service.conftest import Service
@@ -44,7 +45,7 @@ def _home(service: Service) -> Path:
 
 def test_apis_and_their_schemas(service: Service) -> None:
     call = Answers(service, "curator")
-    assert call("GET", "/c/exchanges/apis").json() == ["ncmec", "stopncii"]
+    assert call("GET", "/c/exchanges/apis").json() == list(APIS)
     schema = call("GET", "/c/exchanges/api/ncmec/schema").json()
     assert set(schema) == {"config_schema", "credentials_schema"}
     config = {f["name"]: f for f in schema["config_schema"]["fields"]}

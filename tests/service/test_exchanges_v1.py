@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bastion.exchanges import lease
-from bastion.exchanges.registry import exchange_row
+from bastion.exchanges.registry import APIS, exchange_row
 from tests.exchanges.fakes.ncmec import FakeNcmec
 from tests.service.conftest import Service
 from tests.service.exchanges import PASSWORD, USER, ncmec, stored_text
@@ -83,10 +83,8 @@ def test_a_running_sync_makes_another_a_409(service: Service, ncmec: FakeNcmec) 
 def test_api_credentials_are_the_default(service: Service, ncmec: FakeNcmec) -> None:
     admin = service.auth("admin")
     apis = service.client.get("/v1/exchanges/apis", headers=service.auth("curator")).json()
-    assert {api["name"]: api["credentials_set"] for api in apis} == {
-        "ncmec": False,
-        "stopncii": False,
-    }
+    assert {api["name"]: api["credentials_set"] for api in apis} == dict.fromkeys(APIS, False)
+    assert {"ncmec", "stopncii", "url", "bastion"} <= set(APIS)
     body = {"name": "nc", "api": "ncmec", "bank": "NC", "url": ncmec.url}
     refused = service.client.post("/v1/exchanges", json=body, headers=admin)
     assert refused.status_code == 400

@@ -1,7 +1,7 @@
 """GET with the retries a list owner's API asks for, and nothing else.
 
-429 and 5xx answers, dropped connections and a 200 whose document does not
-parse (a truncated body) are retried with exponential backoff, honouring
+429 and 5xx answers, dropped connections, answers broken off part-way and a
+200 whose document does not parse (a truncated body) are retried with exponential backoff, honouring
 ``Retry-After``.  Refused credentials are not retried.  When retries run
 out the error says what the server last did, never the credentials.
 """
@@ -52,37 +52,66 @@ class Retrying:
         ``on_status`` may raise for an answer the API gives a meaning (an
         expired link); otherwise a 4xx other than 429 ends the sync.
         """
+        return self.stream(
+            url,
+            lambda response: parse(response.read()),
+            params=params,
+            headers=headers,
+            auth=auth,
+            on_status=on_status,
+        )
+
+    def stream(
+        self,
+        url: str,
+        read: Callable[[httpx.Response], T],
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        on_status: Callable[[httpx.Response], None] | None = None,
+    ) -> T:
+        """``read`` of a 200 answer whose body is still unread: a list too large
+        to hold in memory is streamed to disk.  An answer broken off part-way
+        is retried like a dropped connection; a ``FormatError`` from ``read``
+        like a document that does not parse.
+        """
         last = "no attempt"
         last_response: httpx.Response | None = None
         for attempt in range(self.attempts):
             if attempt:
                 self.sleep(self._wait(attempt, last_response))
                 last_response = None
+            answered = False
             try:
-                response = self.client.get(
-                    url, params=params, headers=headers, auth=auth, timeout=self.timeout
-                )
+                with self.client.stream(
+                    "GET", url, params=params, headers=headers, auth=auth, timeout=self.timeout
+                ) as response:
+                    answered = True
+                    if response.status_code in (401, 403):
+                        raise ExchangeAuthError(
+                            f"{_where(url)} refused the credentials (HTTP {response.status_code})"
+                        )
+                    if on_status is not None:
+                        on_status(response)
+                    if response.status_code in RETRIED_STATUSES:
+                        last_response = response
+                        last = f"{_where(url)} answered HTTP {response.status_code}"
+                        continue
+                    if response.status_code != 200:
+                        raise ExchangeProtocolError(
+                            f"{_where(url)} answered HTTP {response.status_code}: "
+                            f"{_snippet(response)}"
+                        )
+                    try:
+                        return read(response)
+                    except FormatError as exc:
+                        last = f"{_where(url)} sent a document that cannot be read: {exc}"
             except httpx.TransportError as exc:
-                last = f"cannot reach {_where(url)}: {type(exc).__name__}"
-                continue
-            if response.status_code in (401, 403):
-                raise ExchangeAuthError(
-                    f"{_where(url)} refused the credentials (HTTP {response.status_code})"
-                )
-            if on_status is not None:
-                on_status(response)
-            if response.status_code in RETRIED_STATUSES:
-                last_response = response
-                last = f"{_where(url)} answered HTTP {response.status_code}"
-                continue
-            if response.status_code != 200:
-                raise ExchangeProtocolError(
-                    f"{_where(url)} answered HTTP {response.status_code}: {_snippet(response)}"
-                )
-            try:
-                return parse(response.content)
-            except FormatError as exc:
-                last = f"{_where(url)} sent a document that cannot be read: {exc}"
+                if answered:
+                    last = f"{_where(url)} broke off its answer: {type(exc).__name__}"
+                else:
+                    last = f"cannot reach {_where(url)}: {type(exc).__name__}"
         error = ExchangeUnavailable if "cannot be read" not in last else ExchangeProtocolError
         raise error(f"{last} (after {self.attempts} attempts)")
 
@@ -117,5 +146,7 @@ def _where(url: str) -> str:
 
 
 def _snippet(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text[:200] or "(empty body)"
+    """The start of an error answer's body (only its first chunk is read)."""
+    head = next(response.iter_bytes(), b"")[:200]
+    text = head.decode("utf-8", errors="replace").strip().replace("\n", " ")
+    return text or "(empty body)"

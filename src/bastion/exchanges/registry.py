@@ -26,8 +26,10 @@ from bastion.exchanges.credentials import check_location, read_secret
 from bastion.exchanges.errors import ExchangeConfigError, ExchangeError
 from bastion.exchanges.http import Retrying
 from bastion.exchanges.ncmec import ENVIRONMENTS, NcmecApi
+from bastion.exchanges.peer import PeerApi
 from bastion.exchanges.stopncii import DEFAULT_URL as STOPNCII_URL
 from bastion.exchanges.stopncii import StopNciiApi
+from bastion.exchanges.url import UrlApi
 from bastion.store import Store, as_utc
 from bastion.store.models import Bank as BankRow
 from bastion.store.models import Exchange, ExchangeLease, ExchangeVersion
@@ -36,8 +38,11 @@ from bastion.store.models import Exchange, ExchangeLease, ExchangeVersion
 APIS: dict[str, type[ExchangeApi]] = {
     NcmecApi.name: NcmecApi,
     StopNciiApi.name: StopNciiApi,
+    UrlApi.name: UrlApi,
+    PeerApi.name: PeerApi,
 }
-#: Named environments of each API (``--env``), turned into its base URL.
+#: Named environments of each API (``--env``), turned into its base URL
+#: (``url`` and ``bastion`` have none: their URL is always given).
 API_ENVIRONMENTS: dict[str, dict[str, str]] = {
     NcmecApi.name: ENVIRONMENTS,
     StopNciiApi.name: {"production": STOPNCII_URL},

@@ -116,6 +116,8 @@ class Entry(Base):
         UniqueConstraint("bank_id", "signal_type", "value", name="uq_entries_bank_signal"),
         Index("ix_entries_bank_external", "bank_id", "external_id"),
         Index("ix_entries_seq", "seq"),
+        # A bank's changes in order (``bastion.banks.changes``).
+        Index("ix_entries_bank_seq", "bank_id", "seq", "id"),
         # Ids are never handed out twice, even after a bank is deleted: results
         # and HMA clients keep entry ids (PostgreSQL sequences never reuse).
         {"sqlite_autoincrement": True},

@@ -1,16 +1,18 @@
-"""Banks and their entries: create, describe, change, delete, add, withdraw, export."""
+"""Banks and their entries: create, describe, change, delete, add, withdraw, export,
+and the feed of a bank's changes another Bastion follows (``bastion`` exchanges)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.banks.bank import DEFAULT_PDQ_THRESHOLD, BankKind, Banks
+from bastion.banks.changes import DEFAULT_LIMIT, MAX_LIMIT, Position, bank_changes
 from bastion.banks.entries import export_entries
 from bastion.service.security import BankReader, Curator, State
 from bastion.service.v1.signals import SIGNAL_EXAMPLE, SignalIn, to_signals
@@ -151,3 +153,48 @@ def export_bank(who: BankReader, state: State, name: str) -> StreamingResponse:
             yield (json.dumps(record) + "\n").encode()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+class ChangeOut(BaseModel):
+    """One line of a bank's changes: an entry as it is now, at its latest change.
+    The last line is ``{"op": "end", "next": ..., "more": ...}``."""
+
+    seq: int
+    id: int
+    op: str = Field(description="add, withdraw, or end on the last line")
+    signal_type: str
+    value: str
+    external_id: str | None
+    labels: list[str]
+
+
+@router.get(
+    "/banks/{name}/changes",
+    tags=["banks"],
+    summary="A bank's changes after a position (JSON lines), to follow the bank",
+    responses={
+        200: {"content": {"application/x-ndjson": {"schema": ChangeOut.model_json_schema()}}}
+    },
+    response_class=Response,
+)
+def bank_changes_page(
+    who: BankReader,
+    state: State,
+    name: str,
+    after: Annotated[
+        str,
+        Query(
+            max_length=40,
+            pattern=r"^[0-9]+(\.[0-9]+)?$",
+            description="the 'next' of the previous page (SEQ or SEQ.ID); 0 for the start",
+        ),
+    ] = "0",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> Response:
+    """Entries changed after ``after``, ordered by change, withdrawals included; a
+    last line ``{"op": "end", "next": POSITION, "more": BOOL}`` says where the next
+    page starts (a body without it was cut short)."""
+    page = bank_changes(state.store, name, after=Position.parse(after), limit=limit)
+    lines = [json.dumps(change.to_dict()) for change in page.changes]
+    lines.append(json.dumps({"op": "end", "next": str(page.next), "more": page.more}))
+    return Response("\n".join(lines) + "\n", media_type="application/x-ndjson")
