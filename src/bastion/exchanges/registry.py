@@ -28,6 +28,8 @@ from bastion.exchanges.http import Retrying
 from bastion.exchanges.ncmec import ENVIRONMENTS, NcmecApi
 from bastion.exchanges.stopncii import DEFAULT_URL as STOPNCII_URL
 from bastion.exchanges.stopncii import StopNciiApi
+from bastion.exchanges.threatexchange import DEFAULT_URL as THREATEXCHANGE_URL
+from bastion.exchanges.threatexchange import ThreatExchangeApi
 from bastion.store import Store, as_utc
 from bastion.store.models import Bank as BankRow
 from bastion.store.models import Exchange, ExchangeLease, ExchangeVersion
@@ -36,11 +38,13 @@ from bastion.store.models import Exchange, ExchangeLease, ExchangeVersion
 APIS: dict[str, type[ExchangeApi]] = {
     NcmecApi.name: NcmecApi,
     StopNciiApi.name: StopNciiApi,
+    ThreatExchangeApi.name: ThreatExchangeApi,
 }
 #: Named environments of each API (``--env``), turned into its base URL.
 API_ENVIRONMENTS: dict[str, dict[str, str]] = {
     NcmecApi.name: ENVIRONMENTS,
     StopNciiApi.name: {"production": STOPNCII_URL},
+    ThreatExchangeApi.name: {"production": THREATEXCHANGE_URL},
 }
 
 
