@@ -161,15 +161,37 @@ def test_delta_sync_withdraws_should_delete_and_applies_updates(
     clock: Clock,
 ) -> None:
     t0 = clock.now - 1000
-    kept, gone, retagged = hexes(), hexes(), hexes()
+    kept, gone, retagged, unheld = hexes(), hexes(), hexes(), hexes()
     keep_id = te.add(kept, last_updated=t0, tags=["alpha"])
-    gone_id = te.add(gone, last_updated=t0 + 1)
+    gone_id = te.add(gone, last_updated=t0 + 1, tags=["alpha"])
     retag_id = te.add(retagged, last_updated=t0 + 2, tags=["alpha"])
+    unheld_id = te.add(unheld, last_updated=t0 + 3)
     add_te()
     assert sync().status == "ok"
-    assert active(store) == {kept, gone, retagged}
+    assert active(store) == {kept, gone, retagged, unheld}
     clock.now += 100
-    te.delete(gone_id, last_updated=clock.now - 50)
+    # should_delete wins even when the update still lists descriptors.
+    te.put(
+        {
+            "id": gone_id,
+            "indicator": gone,
+            "type": "HASH_PDQ",
+            "last_updated": clock.now - 50,
+            "should_delete": True,
+            "descriptors": {"data": [{"tags": ["alpha"]}]},
+        }
+    )
+    # No descriptors left: no member holds an opinion on it, so it goes too.
+    te.put(
+        {
+            "id": unheld_id,
+            "indicator": unheld,
+            "type": "HASH_PDQ",
+            "last_updated": clock.now - 40,
+            "should_delete": False,
+            "descriptors": {"data": []},
+        }
+    )
     te.add(retagged, id=retag_id, last_updated=clock.now - 10, tags=["charlie"])
     late = hexes()
     te.add(late, last_updated=clock.now - 20)
@@ -186,9 +208,10 @@ def test_delta_sync_withdraws_should_delete_and_applies_updates(
     report = sync()
     assert report.status == "ok", report.error
     assert active(store) == {kept, retagged, late}
-    assert report.counts["withdrawn"] == 1
+    assert report.counts["withdrawn"] == 2
     entries = state(store)
     assert entries[gone_id][2] is True
+    assert entries[unheld_id][2] is True
     assert entries[retag_id][3] == ("te:charlie",)
     assert entries[keep_id][3] == ("te:bravo",)  # tags as a Graph edge of {"text": ...}
 
