@@ -42,6 +42,7 @@ from bastion.exchanges.http import Retrying
 from bastion.exchanges.ncmec import NcmecApi
 from bastion.exchanges.peer import PeerApi
 from bastion.exchanges.stopncii import StopNciiApi
+from bastion.exchanges.threatexchange import ThreatExchangeApi
 from bastion.exchanges.url import UrlApi
 from bastion.fingerprint import Signal
 from bastion.store import Store
@@ -50,6 +51,7 @@ from tests.exchanges.fakes.files import FakeFiles
 from tests.exchanges.fakes.http import FakeServer
 from tests.exchanges.fakes.ncmec import FakeNcmec
 from tests.exchanges.fakes.stopncii import FakeStopNcii
+from tests.exchanges.fakes.threatexchange import PRIVACY_GROUP, FakeThreatExchange
 from tests.service.live import live_server
 
 
@@ -81,6 +83,18 @@ def _stopncii(size: int) -> Iterator[FakeStopNcii]:
     with FakeStopNcii(subscription_key="sub", function_key="contract-fn-1", page_size=7) as fake:
         fake.generate(size, withdrawn=0.2, seed=size)
         yield fake
+
+
+@contextmanager
+def _threatexchange(size: int) -> Iterator[FakeThreatExchange]:
+    with FakeThreatExchange(token="1|contract-pass-te", page_size=7) as fake:
+        fake.generate(size, deletions=0.2, seed=size)
+        yield fake
+
+
+def _te_live(fake: FakeThreatExchange) -> set[str]:
+    """Live indicators of the types Bastion holds (the others are skipped)."""
+    return {key for key, update in fake.live().items() if update["type"] != "HASH_TMK"}
 
 
 #: The url API's fake publishes a CSV list, its rows with external ids.
@@ -149,6 +163,14 @@ CASES = {
         wrong_secret=lambda fake: f"{fake.subscription_key},wrong-contract-fn",
         live=lambda fake: {f"{kind}:{value}" for kind, value in fake.live_keys()},
     ),
+    "threatexchange": Case(
+        api=ThreatExchangeApi,
+        fake=_threatexchange,
+        secret=lambda fake: fake.token,
+        wrong_secret=lambda fake: "1|wrong-contract-token",
+        live=_te_live,
+        options=lambda fake: {"privacy_group": str(PRIVACY_GROUP)},
+    ),
     "url": Case(
         api=UrlApi,
         fake=_url,
@@ -168,7 +190,13 @@ CASES = {
     ),
 }
 #: Words of secrets that no error message may hold.
-SECRET_WORDS = ("contract-pass-1", "contract-fn-1", "contract-token-1", "wrong-contract")
+SECRET_WORDS = (
+    "contract-pass-te",
+    "contract-pass-1",
+    "contract-fn-1",
+    "contract-token-1",
+    "wrong-contract",
+)
 
 
 @pytest.fixture(params=sorted(CASES))

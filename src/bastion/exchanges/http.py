@@ -88,6 +88,10 @@ class Retrying:
                     "GET", url, params=params, headers=headers, auth=auth, timeout=self.timeout
                 ) as response:
                     answered = True
+                    if response.status_code != 200:
+                        # An error's body is small and the API may give it a
+                        # meaning (``on_status``): read, up to a bound.
+                        response = _read_error(response)
                     if response.status_code in (401, 403):
                         raise ExchangeAuthError(
                             f"{_where(url)} refused the credentials (HTTP {response.status_code})"
@@ -145,8 +149,32 @@ def _where(url: str) -> str:
     return url.split("?", 1)[0]
 
 
+#: The most of an error answer's body that is read.
+ERROR_BODY_BYTES = 64 * 1024
+
+
+def _read_error(response: httpx.Response) -> httpx.Response:
+    """A streamed answer with its body read, at most ``ERROR_BODY_BYTES`` of it."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) >= ERROR_BODY_BYTES:
+            break
+    # The body is decoded already: the copy must not decode it again.
+    headers = [
+        (name, value)
+        for name, value in response.headers.items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=bytes(body[:ERROR_BODY_BYTES]),
+        request=response.request,
+    )
+
+
 def _snippet(response: httpx.Response) -> str:
-    """The start of an error answer's body (only its first chunk is read)."""
-    head = next(response.iter_bytes(), b"")[:200]
-    text = head.decode("utf-8", errors="replace").strip().replace("\n", " ")
+    """The start of an error answer's body."""
+    text = response.content[:200].decode("utf-8", errors="replace").strip().replace("\n", " ")
     return text or "(empty body)"

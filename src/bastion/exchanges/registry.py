@@ -29,6 +29,8 @@ from bastion.exchanges.ncmec import ENVIRONMENTS, NcmecApi
 from bastion.exchanges.peer import PeerApi
 from bastion.exchanges.stopncii import DEFAULT_URL as STOPNCII_URL
 from bastion.exchanges.stopncii import StopNciiApi
+from bastion.exchanges.threatexchange import DEFAULT_URL as THREATEXCHANGE_URL
+from bastion.exchanges.threatexchange import ThreatExchangeApi
 from bastion.exchanges.url import UrlApi
 from bastion.store import Store, as_utc
 from bastion.store.models import Bank as BankRow
@@ -38,6 +40,7 @@ from bastion.store.models import Exchange, ExchangeLease, ExchangeVersion
 APIS: dict[str, type[ExchangeApi]] = {
     NcmecApi.name: NcmecApi,
     StopNciiApi.name: StopNciiApi,
+    ThreatExchangeApi.name: ThreatExchangeApi,
     UrlApi.name: UrlApi,
     PeerApi.name: PeerApi,
 }
@@ -46,6 +49,7 @@ APIS: dict[str, type[ExchangeApi]] = {
 API_ENVIRONMENTS: dict[str, dict[str, str]] = {
     NcmecApi.name: ENVIRONMENTS,
     StopNciiApi.name: {"production": STOPNCII_URL},
+    ThreatExchangeApi.name: {"production": THREATEXCHANGE_URL},
 }
 
 
