@@ -10,6 +10,7 @@ any point resumes where the store says it got to.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from bastion.exchanges.errors import ExchangeConfigError
 
 if TYPE_CHECKING:
     from bastion.exchanges.http import Retrying
-from bastion.formats.records import Record, Reject
+from bastion.formats.records import FormatError, Record, Reject
 
 #: A checkpoint: the API's own JSON-serialisable state.
 Checkpoint = Mapping[str, Any]
@@ -56,6 +57,24 @@ class Delta:
     #: at a URL): every key of the exchange whose version is older than
     #: this was not in the list and is withdrawn.
     snapshot_version: int | None = None
+
+
+def http_base(url: str) -> str:
+    """An API's base URL without its trailing slash, or a refusal if it is not http(s)."""
+    if not url.startswith(("http://", "https://")):
+        raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
+    return url.rstrip("/")
+
+
+def json_object(body: bytes, what: str) -> dict[str, Any]:
+    """A JSON object answered by a server, or a FormatError naming ``what`` it should be."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(f"not a {what} JSON document: {exc}") from None
+    if not isinstance(document, dict):
+        raise FormatError(f"not a {what} document: not a JSON object")
+    return document
 
 
 def option_int(

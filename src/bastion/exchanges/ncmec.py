@@ -34,9 +34,10 @@ from bastion.exchanges.api import (
     Checkpoint,
     Delta,
     RemoteItem,
+    http_base,
 )
 from bastion.exchanges.credentials import split_secret
-from bastion.exchanges.errors import ExchangeConfigError, ExchangeProtocolError
+from bastion.exchanges.errors import ExchangeProtocolError
 from bastion.exchanges.http import Retrying
 from bastion.formats.ncmec import NcmecEntry, NextPage, read_page
 from bastion.formats.records import FormatError, Record, Reject
@@ -96,9 +97,7 @@ class NcmecApi:
         options: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
-        self.base = url.rstrip("/")
+        self.base = http_base(url)
         user, password = split_secret(secret, ":", 2, self.credentials_form)
         self._auth = (user, password)
         self.http = http or Retrying()

@@ -23,7 +23,14 @@ from urllib.parse import quote
 from bastion.banks.changes import MAX_LIMIT, Position
 from bastion.banks.stored import stored_value
 from bastion.errors import BastionError
-from bastion.exchanges.api import Checkpoint, Delta, RemoteItem, check_options, option_int
+from bastion.exchanges.api import (
+    Checkpoint,
+    Delta,
+    RemoteItem,
+    check_options,
+    http_base,
+    option_int,
+)
 from bastion.exchanges.errors import ExchangeConfigError, ExchangeProtocolError
 from bastion.exchanges.http import Retrying
 from bastion.formats.records import FormatError, Record, Reject, make_record
@@ -70,8 +77,7 @@ class PeerApi:
         http: Retrying | None = None,
         options: Mapping[str, str] | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
+        url = http_base(url)
         bank = (options or {}).get("bank", "").strip()
         if not bank:
             raise ExchangeConfigError("the bastion API needs the peer's bank: --option bank=NAME")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bastion import audit
 from bastion.banks import Banks
 from bastion.banks.bank import BankNotFound, bank_row, validate_bank_name
-from bastion.exchanges.api import ExchangeApi, check_options
+from bastion.exchanges.api import ExchangeApi, check_options, http_base
 from bastion.exchanges.credentials import check_location, read_secret
 from bastion.exchanges.errors import ExchangeConfigError, ExchangeError
 from bastion.exchanges.http import Retrying
@@ -147,9 +147,7 @@ def resolve_url(api: str, url: str | None, env: str | None) -> str:
         return environments[env]
     if not url:
         raise ExchangeConfigError("a URL (--url) or an environment (--env) is needed")
-    if not url.startswith(("http://", "https://")):
-        raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
-    return url.rstrip("/")
+    return http_base(url)
 
 
 def build_api(info: ExchangeInfo, http: Retrying | None = None) -> ExchangeApi:

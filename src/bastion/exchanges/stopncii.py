@@ -12,7 +12,6 @@ it persists the sync fails with the checkpoint where it was.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -22,10 +21,12 @@ from bastion.exchanges.api import (
     Checkpoint,
     Delta,
     RemoteItem,
+    http_base,
+    json_object,
     option_int,
 )
 from bastion.exchanges.credentials import split_secret
-from bastion.exchanges.errors import ExchangeConfigError, ExchangeProtocolError
+from bastion.exchanges.errors import ExchangeProtocolError
 from bastion.exchanges.http import Retrying
 from bastion.formats.records import FormatError, Record, Reject, make_record
 from bastion.formats.stopncii import SIGNAL_TYPES, WITHDRAWN_STATUSES
@@ -41,11 +42,8 @@ class _TokenRefused(Exception):
 
 
 def _document(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"not a FetchHashes JSON document: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("hashRecords"), list):
+    document = json_object(body, "FetchHashes")
+    if not isinstance(document.get("hashRecords"), list):
         raise FormatError("not a FetchHashes document: no hashRecords list")
     return document
 
@@ -66,9 +64,7 @@ class StopNciiApi:
         http: Retrying | None = None,
         options: Mapping[str, str] | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
-        self.base = url.rstrip("/")
+        self.base = http_base(url)
         subscription, function = split_secret(secret, ",", 2, self.credentials_form)
         self._headers = {"Ocp-Apim-Subscription-Key": subscription, "x-functions-key": function}
         self.http = http or Retrying()

@@ -39,7 +39,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from bastion.exchanges.api import Checkpoint, Delta, RemoteItem, check_options
+from bastion.exchanges.api import (
+    Checkpoint,
+    Delta,
+    RemoteItem,
+    check_options,
+    http_base,
+    json_object,
+)
 from bastion.exchanges.errors import (
     ExchangeAuthError,
     ExchangeConfigError,
@@ -110,11 +117,8 @@ def _graph_error(body: bytes) -> tuple[int | None, str]:
 
 
 def _page(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"not a threat_updates JSON document: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+    document = json_object(body, "threat_updates")
+    if not isinstance(document.get("data"), list):
         raise FormatError("not a threat_updates document: no data list")
     paging = document.get("paging", {})
     if not isinstance(paging, dict) or not isinstance(paging.get("next", ""), str):
@@ -123,11 +127,8 @@ def _page(body: bytes) -> dict[str, Any]:
 
 
 def _privacy_group(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"not a privacy group JSON document: {exc}") from None
-    if not isinstance(document, dict) or "id" not in document:
+    document = json_object(body, "privacy group")
+    if "id" not in document:
         raise FormatError("not a privacy group document: no id")
     return document
 
@@ -165,9 +166,7 @@ class ThreatExchangeApi:
         options: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
-        self.base = url.rstrip("/")
+        self.base = http_base(url)
         if not secret or any(c.isspace() or not c.isprintable() for c in secret):
             raise ExchangeConfigError(f"credentials must be an {self.credentials_form}")
         self._token = secret

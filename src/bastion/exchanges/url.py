@@ -37,7 +37,7 @@ from typing import Any, ClassVar, TypeGuard
 import httpx
 
 from bastion.banks.stored import stored_value
-from bastion.exchanges.api import Checkpoint, Delta, RemoteItem, check_options
+from bastion.exchanges.api import Checkpoint, Delta, RemoteItem, check_options, http_base
 from bastion.exchanges.credentials import split_secret
 from bastion.exchanges.errors import ExchangeConfigError
 from bastion.exchanges.http import Retrying
@@ -97,8 +97,7 @@ class UrlApi:
         options: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ExchangeConfigError(f"not an http(s) URL: {url!r}")
+        http_base(url)
         check_options(type(self), options)
         self.format = (options or {}).get("format")
         if self.format is not None and self.format not in URL_FORMATS:
