@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -220,6 +220,17 @@ class Exchanges:
     def get(self, name: str) -> ExchangeInfo:
         with self.store.sessions() as session:
             return info_of(session, exchange_row(session, name))
+
+    def held(self, name: str) -> int:
+        """How many of the list's items the exchange holds now (not deleted)."""
+        with self.store.sessions() as session:
+            exchange_id = exchange_row(session, name).id
+            count: int = session.execute(
+                select(func.count()).where(
+                    ExchangeVersion.exchange_id == exchange_id, ExchangeVersion.deleted.is_(False)
+                )
+            ).scalar_one()
+            return count
 
     def list(self) -> list[ExchangeInfo]:
         with self.store.sessions() as session:

@@ -24,7 +24,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from bastion.accounts import Principal
@@ -37,7 +36,6 @@ from bastion.exchanges.registry import (
     ExchangeInfo,
     ExchangeNotFound,
     Exchanges,
-    exchange_row,
 )
 from bastion.service.errors import ApiError
 from bastion.service.exchanges import (
@@ -50,7 +48,6 @@ from bastion.service.exchanges import (
 )
 from bastion.service.security import Admin, Curator, State
 from bastion.service.state import ServiceState
-from bastion.store.models import ExchangeVersion
 
 router = APIRouter(tags=["hma"])
 
@@ -354,13 +351,7 @@ def _epoch(moment: datetime | None) -> int | None:
 def exchange_status(who: Curator, state: State, exchange_name: str) -> dict[str, Any]:
     """HMA's ``FetchStatus`` of the exchange's syncs."""
     info = _exchange(state, who, exchange_name)
-    with state.store.sessions() as session:
-        exchange_id = exchange_row(session, exchange_name).id
-        held = session.execute(
-            select(func.count()).where(
-                ExchangeVersion.exchange_id == exchange_id, ExchangeVersion.deleted.is_(False)
-            )
-        ).scalar_one()
+    held = Exchanges(state.store, actor=who.actor).held(exchange_name)
     finished = info.last_finished_at
     return {
         "checkpoint_ts": _epoch(info.last_success_at),
