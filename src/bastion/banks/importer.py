@@ -170,6 +170,7 @@ class _Merger:
 
     def __init__(
         self,
+        store: Store,
         bank_id: int,
         import_id: int,
         report: ImportReport,
@@ -178,6 +179,7 @@ class _Merger:
         source: str,
         replace_labels: bool,
     ) -> None:
+        self.store = store
         self.source = source
         self.replace_labels = replace_labels
         #: Records (signals and tombstones) taken from the list.
@@ -200,6 +202,7 @@ class _Merger:
         self.seq = seq
         if self.first_seq is None:
             self.first_seq = seq
+        self.store.ensure_statistics(session, ENTRIES.name, SOURCES.name)
 
     def add(self, record: Record) -> None:
         self.records += 1
@@ -443,6 +446,7 @@ def merge_records(
     seq = store.next_seq(session)
     record_row = into or _new_import_record(session, bank_id, report)
     merger = _Merger(
+        store,
         bank_id,
         record_row.id,
         report,
@@ -546,6 +550,7 @@ def _merge_staged(
             if merger is None:
                 record_row = _new_import_record(session, bank_id, report)
                 merger = _Merger(
+                    store,
                     bank_id,
                     record_row.id,
                     report,
