@@ -199,9 +199,9 @@ def run_sync(store_url: str, url: str, clock: float, first: bool) -> dict[str, A
     probe = Probe(store) if first else None
     if probe is not None:
         with probe:
-            report = sync_exchange(store, "bench", api=_api(url, clock))
+            report = sync_exchange(store, "bench", api=_api(url, clock), read_ahead=True)
     else:
-        report = sync_exchange(store, "bench", api=_api(url, clock))
+        report = sync_exchange(store, "bench", api=_api(url, clock), read_ahead=True)
     seconds = time.perf_counter() - started
     if report.status != "ok":
         raise SystemExit(f"sync ended {report.status}: {report.error}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -402,19 +402,37 @@ class _Merger:
         named_here = select(EntrySource.entry_id).where(
             EntrySource.source == self.source, EntrySource.external_id.in_(ids)
         )
-        result = self.session.execute(
-            update(Entry)
+        entries_of: dict[str, set[int]] = defaultdict(set)
+        for entry_id, *names in self.session.execute(
+            select(Entry.id, Entry.external_id, EntrySource.external_id)
+            .outerjoin(
+                EntrySource,
+                and_(EntrySource.entry_id == Entry.id, EntrySource.source == self.source),
+            )
             .where(
                 Entry.bank_id == self.bank_id,
                 or_(Entry.external_id.in_(ids), Entry.id.in_(named_here)),
                 Entry.withdrawn_at.is_(None),
             )
-            .values(withdrawn_at=self.now, seq=self.seq, import_id=self.import_id)
-            .execution_options(synchronize_session=False)
-        )
-        withdrawn = result.rowcount  # type: ignore[attr-defined]
-        self.report.withdrawn += withdrawn
-        self.report.unchanged += max(0, len(tombstones) - withdrawn)
+        ):
+            for name in names:
+                if name in ids:
+                    entries_of[name].add(entry_id)
+        # Counted as tombstone by tombstone: one that finds nothing still
+        # active (an earlier one of the list took it) is unchanged.
+        withdrawn: set[int] = set()
+        for record in tombstones:
+            found = entries_of.get(record.external_id or "", set()) - withdrawn
+            withdrawn |= found
+            self.report.unchanged += not found
+        if withdrawn:
+            self.session.execute(
+                update(Entry)
+                .where(Entry.id.in_(withdrawn))
+                .values(withdrawn_at=self.now, seq=self.seq, import_id=self.import_id)
+                .execution_options(synchronize_session=False)
+            )
+        self.report.withdrawn += len(withdrawn)
 
     def _duplicate(self, record: Record, reason: str) -> None:
         self.report.reject(Reject(record.location, reason), self.on_reject)

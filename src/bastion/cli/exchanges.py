@@ -202,7 +202,9 @@ def sync(
                 progress.update(task, completed=report.fetched)
 
             with user_errors():
-                report = sync_exchange(exchanges.store, info.name, full=full, on_delta=tick)
+                report = sync_exchange(
+                    exchanges.store, info.name, full=full, on_delta=tick, read_ahead=True
+                )
         typer.echo(json.dumps(report.to_dict()))
         sys.stdout.flush()
         stderr.print(_summary(report))
