@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -399,30 +399,23 @@ class _Merger:
         """Withdraw the items these tombstones name, by this source's ids for them
         (or the id an entry was last given, as before sources were kept apart)."""
         ids = {record.external_id for record in tombstones if record.external_id}
-        named_here = select(EntrySource.entry_id).where(
-            EntrySource.source == self.source, EntrySource.external_id.in_(ids)
+        active = (Entry.bank_id == self.bank_id, Entry.withdrawn_at.is_(None))
+        # Two lookups, each by an index: as one query with OR, SQLite scans the bank.
+        by_entry_id = select(Entry.id, Entry.external_id).where(*active, Entry.external_id.in_(ids))
+        by_source_id = (
+            select(Entry.id, EntrySource.external_id)
+            .join(EntrySource, EntrySource.entry_id == Entry.id)
+            .where(*active, EntrySource.source == self.source, EntrySource.external_id.in_(ids))
         )
-        entries_of: dict[str, set[int]] = defaultdict(set)
-        for entry_id, *names in self.session.execute(
-            select(Entry.id, Entry.external_id, EntrySource.external_id)
-            .outerjoin(
-                EntrySource,
-                and_(EntrySource.entry_id == Entry.id, EntrySource.source == self.source),
-            )
-            .where(
-                Entry.bank_id == self.bank_id,
-                or_(Entry.external_id.in_(ids), Entry.id.in_(named_here)),
-                Entry.withdrawn_at.is_(None),
-            )
-        ):
-            for name in names:
-                if name in ids:
-                    entries_of[name].add(entry_id)
+        entries_of: dict[str | None, set[int]] = defaultdict(set)
+        for statement in (by_entry_id, by_source_id):
+            for entry_id, name in self.session.execute(statement):
+                entries_of[name].add(entry_id)
         # Counted as tombstone by tombstone: one that finds nothing still
         # active (an earlier one of the list took it) is unchanged.
         withdrawn: set[int] = set()
         for record in tombstones:
-            found = entries_of.get(record.external_id or "", set()) - withdrawn
+            found = entries_of.get(record.external_id, set()) - withdrawn
             withdrawn |= found
             self.report.unchanged += not found
         if withdrawn:
