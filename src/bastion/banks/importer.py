@@ -400,17 +400,27 @@ class _Merger:
         (or the id an entry was last given, as before sources were kept apart)."""
         ids = {record.external_id for record in tombstones if record.external_id}
         active = (Entry.bank_id == self.bank_id, Entry.withdrawn_at.is_(None))
-        # Two lookups, each by an index: as one query with OR, SQLite scans the bank.
-        by_entry_id = select(Entry.id, Entry.external_id).where(*active, Entry.external_id.in_(ids))
-        by_source_id = (
-            select(Entry.id, EntrySource.external_id)
-            .join(EntrySource, EntrySource.entry_id == Entry.id)
-            .where(*active, EntrySource.source == self.source, EntrySource.external_id.in_(ids))
-        )
+        # Each lookup by an index of its own: joined, or with OR, SQLite
+        # walks the whole bank instead.
         entries_of: dict[str | None, set[int]] = defaultdict(set)
-        for statement in (by_entry_id, by_source_id):
-            for entry_id, name in self.session.execute(statement):
-                entries_of[name].add(entry_id)
+        for entry_id, name in self.session.execute(
+            select(Entry.id, Entry.external_id).where(*active, Entry.external_id.in_(ids))
+        ):
+            entries_of[name].add(entry_id)
+        named = self.session.execute(
+            select(EntrySource.entry_id, EntrySource.external_id).where(
+                EntrySource.source == self.source, EntrySource.external_id.in_(ids)
+            )
+        ).all()
+        if named:
+            live = set(
+                self.session.execute(
+                    select(Entry.id).where(*active, Entry.id.in_([e for e, _ in named]))
+                ).scalars()
+            )
+            for entry_id, name in named:
+                if entry_id in live:
+                    entries_of[name].add(entry_id)
         # Counted as tombstone by tombstone: one that finds nothing still
         # active (an earlier one of the list took it) is unchanged.
         withdrawn: set[int] = set()
