@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bastion import audit
-from bastion.banks.importer import COUNTS, ImportReport, merge_records
+from bastion.banks.importer import COUNTS, ImportReport, merge_in_batches, merge_records
 from bastion.banks.stored import stored_value
 from bastion.errors import BastionError
 from bastion.fingerprint import Signal
@@ -282,16 +282,35 @@ class Banks:
         ``FormatError`` through after rolling everything back; a list with
         no usable row is a ``FormatError`` too, and leaves no import record.
         A dry run merges in a savepoint it rolls back, and is not recorded.
+
+        Unless it joins the caller's transaction (or is a dry run), the list
+        is staged whole and then committed batch by batch
+        (``merge_in_batches``): other writers never wait for more than a batch.
         """
         report = ImportReport(bank, source, format, dry_run, version)
-        return self._merge(
-            "bank.import",
+        if dry_run or self._session is not None:
+            return self._merge(
+                "bank.import",
+                items,
+                report,
+                dry_run=dry_run,
+                replace_labels=replace_labels,
+                on_reject=on_reject,
+            )
+        started = time.perf_counter()
+        with self.store.sessions() as session:
+            bank_id = bank_row(session, bank).id
+        merge_in_batches(
+            self.store,
+            bank_id,
             items,
             report,
-            dry_run=dry_run,
             replace_labels=replace_labels,
             on_reject=on_reject,
+            finish=lambda session: self._audit_import(session, "bank.import", report),
         )
+        report.seconds = time.perf_counter() - started
+        return report
 
     def add_signals(
         self,
@@ -343,19 +362,22 @@ class Banks:
             if trial is not None:
                 trial.rollback()
             else:
-                counts = {name: getattr(report, name) for name in COUNTS}
-                self._record(
-                    session,
-                    action,
-                    report.bank,
-                    source=report.source,
-                    format=report.format,
-                    version=report.version,
-                    rows=report.rows,
-                    **counts,
-                )
+                self._audit_import(session, action, report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _audit_import(self, session: Session, action: str, report: ImportReport) -> None:
+        counts = {name: getattr(report, name) for name in COUNTS}
+        self._record(
+            session,
+            action,
+            report.bank,
+            source=report.source,
+            format=report.format,
+            version=report.version,
+            rows=report.rows,
+            **counts,
+        )
 
     def describe_content(
         self, bank: str, external_id: str, metadata: str | None, note: str | None

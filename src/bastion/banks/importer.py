@@ -17,15 +17,16 @@ labels; ``replace_labels`` makes the import's labels the entry's only ones.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bastion.banks.staging import Staging
 from bastion.banks.stored import stored_form, stored_value
 from bastion.formats.records import DocumentVersion, FormatError, ReadItem, Record, Reject
 from bastion.labels import format_labels, parse_stored_labels
@@ -124,8 +125,9 @@ class ImportReport:
 class _LabelSets:
     """Ids of label combinations, created on first use and cached."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    session: Session
+
+    def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.labels: dict[int, tuple[str, ...]] = {}
 
@@ -157,34 +159,50 @@ class _LabelSets:
 
 
 class _Merger:
-    """Applies runs of records to one bank inside the caller's transaction."""
+    """Applies runs of records to one bank inside the caller's transaction.
+
+    A bulk import merges batch after batch, each in its own transaction with
+    its own change number: ``begin`` points the merger at the next one.
+    """
+
+    session: Session
+    seq: int
 
     def __init__(
         self,
-        session: Session,
+        store: Store,
         bank_id: int,
         import_id: int,
-        seq: int,
         report: ImportReport,
         on_reject: Callable[[Reject], None] | None,
         *,
         source: str,
         replace_labels: bool,
     ) -> None:
-        self.session = session
+        self.store = store
         self.source = source
         self.replace_labels = replace_labels
         #: Records (signals and tombstones) taken from the list.
         self.records = 0
         self.bank_id = bank_id
         self.import_id = import_id
-        self.seq = seq
         self.report = report
         self.on_reject = on_reject
         self.now = datetime.now(UTC)
-        self.label_sets = _LabelSets(session)
+        self.label_sets = _LabelSets()
         self.pending: list[Record] = []
         self.pending_tombstones: list[Record] = []
+        #: The change number of the merge's first transaction: an entry this
+        #: import stamped with it or a later one was set by an earlier row.
+        self.first_seq: int | None = None
+
+    def begin(self, session: Session, seq: int) -> None:
+        """Merge what follows in ``session``'s transaction, as change ``seq``."""
+        self.session = self.label_sets.session = session
+        self.seq = seq
+        if self.first_seq is None:
+            self.first_seq = seq
+        self.store.ensure_statistics(session, ENTRIES.name, SOURCES.name)
 
     def add(self, record: Record) -> None:
         self.records += 1
@@ -217,26 +235,9 @@ class _Merger:
                 latest[key] = record
             else:
                 self._duplicate(record, f"duplicate of {earlier.location}")
-        existing = {
-            (row.signal_type, row.value): row
-            for row in self.session.execute(
-                select(
-                    Entry.id,
-                    Entry.signal_type,
-                    Entry.value,
-                    Entry.external_id,
-                    Entry.label_set_id,
-                    Entry.withdrawn_at,
-                    Entry.import_id,
-                    Entry.seq,
-                ).where(
-                    Entry.bank_id == self.bank_id,
-                    Entry.value.in_({value for _, value in latest}),
-                )
-            )
-        }
+        existing = self._existing(latest)
         sources = self._sources_of([row.id for row in existing.values()])
-        new: list[Record] = []
+        new: list[tuple[tuple[str, str], Record]] = []
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         source_inserts: list[dict[str, Any]] = []
@@ -245,7 +246,7 @@ class _Merger:
             assert record.signal is not None
             row = existing.get(key)
             if row is None:
-                new.append(record)
+                new.append((key, record))
                 inserts.append(
                     {
                         "bank_id": self.bank_id,
@@ -263,7 +264,7 @@ class _Merger:
                 self.report.withdrawn += record.withdrawn
                 self.report.added += not record.withdrawn
                 continue
-            if row.import_id == self.import_id and row.seq == self.seq:
+            if row.import_id == self.import_id and row.seq >= (self.first_seq or self.seq):
                 self._duplicate(record, "duplicate of an earlier row of this list")
                 continue
             said = sources[row.id]
@@ -326,16 +327,20 @@ class _Merger:
                 )
         connection = self.session.connection()
         if inserts:
-            statement = ENTRIES.insert().returning(ENTRIES.c.id, sort_by_parameter_order=True)
-            ids = connection.execute(statement, inserts).scalars().all()
+            # In index order: each batch then writes few pages of the unique index.
+            inserts.sort(key=lambda row: (row["signal_type"], row["value"]))
+            statement = ENTRIES.insert().returning(
+                ENTRIES.c.id, ENTRIES.c.signal_type, ENTRIES.c.value
+            )
+            ids = {(t, v): entry_id for entry_id, t, v in connection.execute(statement, inserts)}
             source_inserts.extend(
                 {
-                    "entry_id": entry_id,
+                    "entry_id": ids[key],
                     "source": self.source,
                     "external_id": record.external_id,
                     "label_set_id": self._set_id(record),
                 }
-                for entry_id, record in zip(ids, new, strict=True)
+                for key, record in new
             )
         if updates:
             connection.execute(_UPDATE_ENTRY, updates)
@@ -343,6 +348,33 @@ class _Merger:
             connection.execute(SOURCES.insert(), source_inserts)
         if source_updates:
             connection.execute(_UPDATE_SOURCE, source_updates)
+
+    def _existing(self, latest: dict[tuple[str, str], Record]) -> dict[tuple[str, str], Any]:
+        """The bank's entries of these (type, stored value) keys, found by the
+        unique index's whole key (by value alone, PostgreSQL scans the bank)."""
+        by_type: dict[str, list[str]] = defaultdict(list)
+        for signal_type, value in latest:
+            by_type[signal_type].append(value)
+        found: dict[tuple[str, str], Any] = {}
+        for signal_type, values in by_type.items():
+            rows = self.session.execute(
+                select(
+                    Entry.id,
+                    Entry.signal_type,
+                    Entry.value,
+                    Entry.external_id,
+                    Entry.label_set_id,
+                    Entry.withdrawn_at,
+                    Entry.import_id,
+                    Entry.seq,
+                ).where(
+                    Entry.bank_id == self.bank_id,
+                    Entry.signal_type == signal_type,
+                    Entry.value.in_(values),
+                )
+            )
+            found.update(((row.signal_type, row.value), row) for row in rows)
+        return found
 
     def _set_id(self, record: Record | tuple[str, ...]) -> int:
         """The label set id of a record's labels (or of given labels)."""
@@ -367,22 +399,43 @@ class _Merger:
         """Withdraw the items these tombstones name, by this source's ids for them
         (or the id an entry was last given, as before sources were kept apart)."""
         ids = {record.external_id for record in tombstones if record.external_id}
-        named_here = select(EntrySource.entry_id).where(
-            EntrySource.source == self.source, EntrySource.external_id.in_(ids)
-        )
-        result = self.session.execute(
-            update(Entry)
-            .where(
-                Entry.bank_id == self.bank_id,
-                or_(Entry.external_id.in_(ids), Entry.id.in_(named_here)),
-                Entry.withdrawn_at.is_(None),
+        active = (Entry.bank_id == self.bank_id, Entry.withdrawn_at.is_(None))
+        # Each lookup by an index of its own: joined, or with OR, SQLite
+        # walks the whole bank instead.
+        entries_of: dict[str | None, set[int]] = defaultdict(set)
+        for entry_id, name in self.session.execute(
+            select(Entry.id, Entry.external_id).where(*active, Entry.external_id.in_(ids))
+        ):
+            entries_of[name].add(entry_id)
+        named = self.session.execute(
+            select(EntrySource.entry_id, EntrySource.external_id).where(
+                EntrySource.source == self.source, EntrySource.external_id.in_(ids)
             )
-            .values(withdrawn_at=self.now, seq=self.seq, import_id=self.import_id)
-            .execution_options(synchronize_session=False)
-        )
-        withdrawn = result.rowcount  # type: ignore[attr-defined]
-        self.report.withdrawn += withdrawn
-        self.report.unchanged += max(0, len(tombstones) - withdrawn)
+        ).all()
+        if named:
+            live = set(
+                self.session.execute(
+                    select(Entry.id).where(*active, Entry.id.in_([e for e, _ in named]))
+                ).scalars()
+            )
+            for entry_id, name in named:
+                if entry_id in live:
+                    entries_of[name].add(entry_id)
+        # Counted as tombstone by tombstone: one that finds nothing still
+        # active (an earlier one of the list took it) is unchanged.
+        withdrawn: set[int] = set()
+        for record in tombstones:
+            found = entries_of.get(record.external_id, set()) - withdrawn
+            withdrawn |= found
+            self.report.unchanged += not found
+        if withdrawn:
+            self.session.execute(
+                update(Entry)
+                .where(Entry.id.in_(withdrawn))
+                .values(withdrawn_at=self.now, seq=self.seq, import_id=self.import_id)
+                .execution_options(synchronize_session=False)
+            )
+        self.report.withdrawn += len(withdrawn)
 
     def _duplicate(self, record: Record, reason: str) -> None:
         self.report.reject(Reject(record.location, reason), self.on_reject)
@@ -411,29 +464,18 @@ def merge_records(
     import committed in several transactions (an exchange's sync, delta by
     delta); an empty merge is then no error.
     """
-    started_at = datetime.now(UTC)
     seq = store.next_seq(session)
-    record_row = into or ImportRecord(
-        bank_id=bank_id,
-        source=report.source,
-        format=report.format,
-        version=report.version,
-        started_at=started_at,
-        finished_at=started_at,
-    )
-    if into is None:
-        session.add(record_row)
-        session.flush()
+    record_row = into or _new_import_record(session, bank_id, report)
     merger = _Merger(
-        session,
+        store,
         bank_id,
         record_row.id,
-        seq,
         report,
         on_reject,
         source=report.source,
         replace_labels=replace_labels,
     )
+    merger.begin(session, seq)
     for item in items:
         if isinstance(item, DocumentVersion):
             report.version = report.version or item.value
@@ -451,6 +493,120 @@ def merge_records(
         setattr(record_row, name, earlier + getattr(report, name))
     record_row.version = report.version
     record_row.finished_at = datetime.now(UTC)
+
+
+def merge_in_batches(
+    store: Store,
+    bank_id: int,
+    items: Iterable[ReadItem],
+    report: ImportReport,
+    *,
+    replace_labels: bool = False,
+    on_reject: Callable[[Reject], None] | None = None,
+    finish: Callable[[Session], None] | None = None,
+) -> None:
+    """Merge ``items`` into a bank as ``merge_records`` does, committing batch by batch.
+
+    The whole list is staged first (``bastion.banks.staging``), so a
+    ``FormatError`` anywhere in it, or a list with no usable row, leaves the
+    bank untouched.  Then each batch of ``BATCH_SIZE`` records is merged and
+    committed in its own transaction, with its own change number: other
+    writers (another bank's adds, an exchange's sync) wait for one batch at
+    most, never for the whole list.  The first batch creates the import
+    record, each one brings its counts up to date, and the last one calls
+    ``finish`` (the audit record) in its transaction.  An import stopped
+    part-way has applied whole batches only; importing the list again
+    completes it, changing nothing twice.
+    """
+    with store.engine.connect() as connection:
+        staging = Staging(connection)
+        try:
+            for run in _records(items, report, on_reject):
+                staging.add(run)
+            staging.finish()
+            if not staging.count:
+                raise FormatError(_nothing_usable(report))
+            _merge_staged(store, bank_id, staging, report, replace_labels, on_reject, finish)
+        finally:
+            staging.drop()
+
+
+def _records(
+    items: Iterable[ReadItem], report: ImportReport, on_reject: Callable[[Reject], None] | None
+) -> Iterator[list[Record]]:
+    """The list's records in runs of ``BATCH_SIZE``, counting its rows and rejects."""
+    run: list[Record] = []
+    for item in items:
+        if isinstance(item, DocumentVersion):
+            report.version = report.version or item.value
+            continue
+        report.rows += 1
+        if isinstance(item, Reject):
+            report.reject(item, on_reject)
+            continue
+        run.append(item)
+        if len(run) >= BATCH_SIZE:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+def _merge_staged(
+    store: Store,
+    bank_id: int,
+    staging: Staging,
+    report: ImportReport,
+    replace_labels: bool,
+    on_reject: Callable[[Reject], None] | None,
+    finish: Callable[[Session], None] | None,
+) -> None:
+    merger: _Merger | None = None
+    batches = staging.batches(BATCH_SIZE)
+    batch = next(batches)
+    while batch:
+        following = next(batches, [])
+        with store.transaction() as session:
+            seq = store.next_seq(session)
+            if merger is None:
+                record_row = _new_import_record(session, bank_id, report)
+                merger = _Merger(
+                    store,
+                    bank_id,
+                    record_row.id,
+                    report,
+                    on_reject,
+                    source=report.source,
+                    replace_labels=replace_labels,
+                )
+            else:
+                record_row = session.get_one(ImportRecord, merger.import_id)
+            merger.begin(session, seq)
+            for record in batch:
+                merger.add(record)
+            merger.flush()
+            for name in COUNTS:
+                setattr(record_row, name, getattr(report, name))
+            record_row.version = report.version
+            record_row.finished_at = datetime.now(UTC)
+            if not following and finish is not None:
+                finish(session)
+        batch = following
+
+
+def _new_import_record(session: Session, bank_id: int, report: ImportReport) -> ImportRecord:
+    started_at = datetime.now(UTC)
+    row = ImportRecord(
+        bank_id=bank_id,
+        source=report.source,
+        format=report.format,
+        version=report.version,
+        started_at=started_at,
+        finished_at=started_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def _nothing_usable(report: ImportReport) -> str:

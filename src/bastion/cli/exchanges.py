@@ -204,7 +204,9 @@ def sync(
                 progress.update(task, completed=report.fetched)
 
             try:
-                report = sync_exchange(exchanges.store, info.name, full=full, on_delta=tick)
+                report = sync_exchange(
+                    exchanges.store, info.name, full=full, on_delta=tick, read_ahead=True
+                )
             except ExchangeBusy as busy:
                 # Not synced by this run: said so, and the exit status is not 0.
                 typer.echo(json.dumps(_busy(info.name, info.bank, busy)))

@@ -30,6 +30,10 @@ from bastion.store.models import ChangeCounter, Meta, table
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+#: A table with fewer rows than this is looked up fast whatever the plan.
+_ANALYZE_ROWS = 5000
+
+
 class StoreError(BastionError, RuntimeError):
     """The store cannot be opened or used (unreachable, wrong schema ...)."""
 
@@ -142,6 +146,30 @@ class Store:
             .returning(ChangeCounter.seq)
         )
         return session.execute(statement).scalar_one()
+
+    def ensure_statistics(self, session: Session, *tables: str) -> None:
+        """Give PostgreSQL's planner statistics of tables that have rows but none yet.
+
+        Without them it guesses that a bank holds a handful of rows and looks
+        up a batch of values by scanning the whole bank (each batch of a first
+        sync or import then costs more than the last); autovacuum may be off
+        or not have run yet.  Once analysed, its estimates follow the table's
+        growth, so this costs one catalogue query per call afterwards.
+        """
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        for name in tables:
+            known = session.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = CAST(:name AS regclass)"),
+                {"name": name},
+            ).scalar_one()
+            if known >= _ANALYZE_ROWS:
+                continue
+            present = session.execute(
+                text(f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT {_ANALYZE_ROWS}) AS t")
+            ).scalar_one()
+            if present >= _ANALYZE_ROWS:
+                session.execute(text(f"ANALYZE {name}"))
 
     def dispose(self) -> None:
         self.engine.dispose()
