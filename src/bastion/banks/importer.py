@@ -327,8 +327,8 @@ class _Merger:
                 )
         connection = self.session.connection()
         if inserts:
-            # In index order: each batch then writes few pages of the unique index.
-            inserts.sort(key=lambda row: (row["signal_type"], row["value"]))
+            # In the list's order: entry ids follow it (HMA's content ids are
+            # the first entry's id of an item).
             statement = ENTRIES.insert().returning(
                 ENTRIES.c.id, ENTRIES.c.signal_type, ENTRIES.c.value
             )
