@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -266,3 +267,42 @@ def test_unusable_rows_are_named_and_every_other_row_is_applied(
     assert "unknown element <audio>" in reasons
     assert good["pdq"] in active(store)
     assert "3 rows could not be used" in (report.error or "")
+
+
+def test_read_ahead_groups_pages_into_fewer_transactions_and_ends_the_same(
+    ncmec: FakeNcmec,
+    add_ncmec: Callable[..., str],
+    run: Callable[..., SyncReport],
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pages fetched while one is applied are applied together, each as if alone:
+    an entry created and deleted on different pages of a group is still there,
+    withdrawn, exactly as page by page."""
+    rng = random.Random(5)
+    for n in range(60):
+        image(ncmec, 7, f"e{n}", T0 + n)
+    for n in rng.sample(range(60), 20):
+        ncmec.delete_image(7, f"e{n}", T0 + 100 + n)
+    from bastion.exchanges import sync
+
+    transactions: list[int] = []
+    apply = sync._Applier.apply
+
+    def slow_apply(applier: sync._Applier, deltas: list[Any]) -> None:
+        transactions.append(len(deltas))
+        time.sleep(0.2)  # the fetch thread gets ahead
+        apply(applier, deltas)
+
+    monkeypatch.setattr(sync._Applier, "apply", slow_apply)
+    grouped = run(add_ncmec("grouped", "GROUPED"), read_ahead=True)
+    monkeypatch.undo()
+    alone = run(add_ncmec("alone", "ALONE"))
+    assert grouped.status == alone.status == "ok"
+    assert grouped.deltas == alone.deltas == sum(transactions)
+    assert max(transactions) > 1, "no pages were grouped"
+    assert len(transactions) < grouped.deltas
+    assert state(store, "GROUPED") == state(store, "ALONE")
+    ignored = ("exchange", "bank", "seconds")
+    counts = [{k: v for k, v in r.to_dict().items() if k not in ignored} for r in (grouped, alone)]
+    assert counts[0] == counts[1]

@@ -31,6 +31,7 @@ from bastion.banks.stored import stored_form, stored_value
 from bastion.formats.records import DocumentVersion, FormatError, ReadItem, Record, Reject
 from bastion.labels import format_labels, parse_stored_labels
 from bastion.store import Store
+from bastion.store.bulk import insert_rows, new_ids, one_of
 from bastion.store.models import Entry, EntrySource, ImportRecord, LabelSet, table
 
 BATCH_SIZE = 5000
@@ -47,6 +48,19 @@ _UPDATE_ENTRY = (
     )
 )
 SOURCES = table(EntrySource)
+_ENTRY_COLUMNS = (
+    "bank_id",
+    "signal_type",
+    "value",
+    "payload",
+    "external_id",
+    "label_set_id",
+    "added_at",
+    "withdrawn_at",
+    "import_id",
+    "seq",
+)
+_SOURCE_COLUMNS = ("entry_id", "source", "external_id", "label_set_id")
 _UPDATE_SOURCE = (
     SOURCES.update()
     .where(SOURCES.c.entry_id == bindparam("of_entry"), SOURCES.c.source == bindparam("of_source"))
@@ -167,6 +181,7 @@ class _Merger:
 
     session: Session
     seq: int
+    dialect: str
 
     def __init__(
         self,
@@ -199,6 +214,7 @@ class _Merger:
     def begin(self, session: Session, seq: int) -> None:
         """Merge what follows in ``session``'s transaction, as change ``seq``."""
         self.session = self.label_sets.session = session
+        self.dialect = session.get_bind().dialect.name
         self.seq = seq
         if self.first_seq is None:
             self.first_seq = seq
@@ -238,9 +254,9 @@ class _Merger:
         existing = self._existing(latest)
         sources = self._sources_of([row.id for row in existing.values()])
         new: list[tuple[tuple[str, str], Record]] = []
-        inserts: list[dict[str, Any]] = []
+        inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
-        source_inserts: list[dict[str, Any]] = []
+        source_inserts: list[tuple[Any, ...]] = []
         source_updates: list[dict[str, Any]] = []
         for key, record in latest.items():
             assert record.signal is not None
@@ -248,18 +264,18 @@ class _Merger:
             if row is None:
                 new.append((key, record))
                 inserts.append(
-                    {
-                        "bank_id": self.bank_id,
-                        "signal_type": key[0],
-                        "value": key[1],
-                        "payload": stored_form(record.signal)[1],
-                        "external_id": record.external_id,
-                        "label_set_id": self.label_sets.id_for(record.labels),
-                        "added_at": self.now,
-                        "withdrawn_at": self.now if record.withdrawn else None,
-                        "import_id": self.import_id,
-                        "seq": self.seq,
-                    }
+                    (
+                        self.bank_id,
+                        key[0],
+                        key[1],
+                        stored_form(record.signal)[1],
+                        record.external_id,
+                        self.label_sets.id_for(record.labels),
+                        self.now,
+                        self.now if record.withdrawn else None,
+                        self.import_id,
+                        self.seq,
+                    )
                 )
                 self.report.withdrawn += record.withdrawn
                 self.report.added += not record.withdrawn
@@ -310,11 +326,17 @@ class _Merger:
                     "seq": self.seq,
                 }
             )
-            mine = {"external_id": own_now[0], "label_set_id": own_now[1]}
             if own is None:
-                source_inserts.append({"entry_id": row.id, "source": self.source, **mine})
+                source_inserts.append((row.id, self.source, *own_now))
             elif own != own_now:
-                source_updates.append({"of_entry": row.id, "of_source": self.source, **mine})
+                source_updates.append(
+                    {
+                        "of_entry": row.id,
+                        "of_source": self.source,
+                        "external_id": own_now[0],
+                        "label_set_id": own_now[1],
+                    }
+                )
             if self.replace_labels:
                 source_updates.extend(
                     {
@@ -329,23 +351,20 @@ class _Merger:
         if inserts:
             # In the list's order: entry ids follow it (HMA's content ids are
             # the first entry's id of an item).
-            statement = ENTRIES.insert().returning(
-                ENTRIES.c.id, ENTRIES.c.signal_type, ENTRIES.c.value
+            ids = new_ids(connection, ENTRIES, len(inserts))
+            insert_rows(
+                connection,
+                ENTRIES,
+                ("id", *_ENTRY_COLUMNS),
+                [(entry_id, *row) for entry_id, row in zip(ids, inserts, strict=True)],
             )
-            ids = {(t, v): entry_id for entry_id, t, v in connection.execute(statement, inserts)}
             source_inserts.extend(
-                {
-                    "entry_id": ids[key],
-                    "source": self.source,
-                    "external_id": record.external_id,
-                    "label_set_id": self._set_id(record),
-                }
-                for key, record in new
+                (entry_id, self.source, record.external_id, self._set_id(record))
+                for entry_id, (_, record) in zip(ids, new, strict=True)
             )
         if updates:
             connection.execute(_UPDATE_ENTRY, updates)
-        if source_inserts:
-            connection.execute(SOURCES.insert(), source_inserts)
+        insert_rows(connection, SOURCES, _SOURCE_COLUMNS, source_inserts)
         if source_updates:
             connection.execute(_UPDATE_SOURCE, source_updates)
 
@@ -370,7 +389,7 @@ class _Merger:
                 ).where(
                     Entry.bank_id == self.bank_id,
                     Entry.signal_type == signal_type,
-                    Entry.value.in_(values),
+                    one_of(Entry.value, values, self.dialect),
                 )
             )
             found.update(((row.signal_type, row.value), row) for row in rows)
@@ -390,7 +409,7 @@ class _Merger:
                     EntrySource.source,
                     EntrySource.external_id,
                     EntrySource.label_set_id,
-                ).where(EntrySource.entry_id.in_(entry_ids))
+                ).where(one_of(EntrySource.entry_id, entry_ids, self.dialect))
             ):
                 said[entry_id][source] = (external_id, label_set_id)
         return said
@@ -398,24 +417,29 @@ class _Merger:
     def _withdraw_external(self, tombstones: list[Record]) -> None:
         """Withdraw the items these tombstones name, by this source's ids for them
         (or the id an entry was last given, as before sources were kept apart)."""
-        ids = {record.external_id for record in tombstones if record.external_id}
+        ids = sorted({record.external_id for record in tombstones if record.external_id})
         active = (Entry.bank_id == self.bank_id, Entry.withdrawn_at.is_(None))
         # Each lookup by an index of its own: joined, or with OR, SQLite
         # walks the whole bank instead.
         entries_of: dict[str | None, set[int]] = defaultdict(set)
         for entry_id, name in self.session.execute(
-            select(Entry.id, Entry.external_id).where(*active, Entry.external_id.in_(ids))
+            select(Entry.id, Entry.external_id).where(
+                *active, one_of(Entry.external_id, ids, self.dialect)
+            )
         ):
             entries_of[name].add(entry_id)
         named = self.session.execute(
             select(EntrySource.entry_id, EntrySource.external_id).where(
-                EntrySource.source == self.source, EntrySource.external_id.in_(ids)
+                EntrySource.source == self.source,
+                one_of(EntrySource.external_id, ids, self.dialect),
             )
         ).all()
         if named:
             live = set(
                 self.session.execute(
-                    select(Entry.id).where(*active, Entry.id.in_([e for e, _ in named]))
+                    select(Entry.id).where(
+                        *active, one_of(Entry.id, [e for e, _ in named], self.dialect)
+                    )
                 ).scalars()
             )
             for entry_id, name in named:
@@ -431,7 +455,7 @@ class _Merger:
         if withdrawn:
             self.session.execute(
                 update(Entry)
-                .where(Entry.id.in_(withdrawn))
+                .where(one_of(Entry.id, sorted(withdrawn), self.dialect))
                 .values(withdrawn_at=self.now, seq=self.seq, import_id=self.import_id)
                 .execution_options(synchronize_session=False)
             )

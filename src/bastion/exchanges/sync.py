@@ -43,11 +43,16 @@ from bastion.exchanges.http import Retrying
 from bastion.exchanges.registry import ExchangeInfo, build_api, exchange_row, info_of
 from bastion.formats.records import Record, Reject
 from bastion.store import Store
+from bastion.store.bulk import insert_rows, one_of
 from bastion.store.models import Exchange, ExchangeVersion, ImportRecord, table
 
 VERSIONS = table(ExchangeVersion)
 #: Keys withdrawn per statement when a whole-list run ends.
 BATCH = 5000
+#: Deltas fetched ahead of the one being applied, and the items applied in
+#: one transaction at most (see ``_read_ahead``).
+READ_AHEAD = 8
+GROUP_ITEMS = 5000
 #: Rejected rows kept in a sync's report (all are counted).
 REJECT_SAMPLE = 20
 
@@ -126,37 +131,45 @@ class _Applier:
         #: Version and deletion applied of the keys of the delta being applied.
         self._known: dict[str, tuple[int, bool]] = {}
 
-    def apply(self, delta: Delta) -> None:
+    def apply(self, deltas: list[Delta]) -> None:
+        """Apply consecutive deltas, each as if alone, and the last one's checkpoint,
+        in one transaction."""
         with self.store.transaction() as session:
             row = exchange_row(session, self.info.name)
             lease.renew(session, row.id, self.holder)
-            newest = _newest(delta.items)
-            self.report.stale += len(delta.items) - len(newest)
-            fresh = self._fresh(session, row.id, newest)
-            # Deletions first, then additions: one withdrawal and one merge per
-            # delta (not one per change of kind), and a hash that another item
-            # of the delta still lists stays in the bank.
-            records: list[Record | Reject] = sorted(
-                (r for item in fresh for r in item.records), key=_is_addition
-            )
             import_row = self._import_row(session, row)
-            part = ImportReport(self.info.bank, self.source, self.info.api, False)
-            merge_records(session, self.store, row.bank_id, records, part, into=import_row)
-            self._remember(session, row.id, fresh)
-            if delta.snapshot_version is not None:
-                self._withdraw_absent(session, row.id, delta.snapshot_version, part, import_row)
-            report = self.report
-            report.deltas += 1
-            report.fetched += delta.fetched
-            report.skipped.update(delta.skipped)
-            report.add_rejects(delta.rejects + part.rejects)
-            for name in COUNTS:
-                if name != "rejected":
-                    report.counts[name] += getattr(part, name)
-            import_row.rejected += len(delta.rejects)
+            for delta in deltas:
+                self._apply_one(session, row, import_row, delta)
             import_row.finished_at = datetime.now(UTC)
-            row.checkpoint = json.dumps(delta.checkpoint, sort_keys=True)
-            row.last_counts = json.dumps(report.to_dict())
+            row.checkpoint = json.dumps(deltas[-1].checkpoint, sort_keys=True)
+            row.last_counts = json.dumps(self.report.to_dict())
+
+    def _apply_one(
+        self, session: Session, row: Exchange, import_row: ImportRecord, delta: Delta
+    ) -> None:
+        newest = _newest(delta.items)
+        self.report.stale += len(delta.items) - len(newest)
+        fresh = self._fresh(session, row.id, newest)
+        # Deletions first, then additions: one withdrawal and one merge per
+        # delta (not one per change of kind), and a hash that another item
+        # of the delta still lists stays in the bank.
+        records: list[Record | Reject] = sorted(
+            (r for item in fresh for r in item.records), key=_is_addition
+        )
+        part = ImportReport(self.info.bank, self.source, self.info.api, False)
+        merge_records(session, self.store, row.bank_id, records, part, into=import_row)
+        self._remember(session, row.id, fresh)
+        if delta.snapshot_version is not None:
+            self._withdraw_absent(session, row.id, delta.snapshot_version, part, import_row)
+        report = self.report
+        report.deltas += 1
+        report.fetched += delta.fetched
+        report.skipped.update(delta.skipped)
+        report.add_rejects(delta.rejects + part.rejects)
+        for name in COUNTS:
+            if name != "rejected":
+                report.counts[name] += getattr(part, name)
+        import_row.rejected += len(delta.rejects)
 
     def _withdraw_absent(
         self,
@@ -220,7 +233,7 @@ class _Applier:
             rows = session.execute(
                 select(ExchangeVersion.key, ExchangeVersion.version, ExchangeVersion.deleted).where(
                     ExchangeVersion.exchange_id == exchange_id,
-                    ExchangeVersion.key.in_(list(newest)),
+                    one_of(ExchangeVersion.key, list(newest), session.get_bind().dialect.name),
                 )
             )
             self._known = {key: (version, bool(deleted)) for key, version, deleted in rows}
@@ -235,19 +248,18 @@ class _Applier:
 
     def _remember(self, session: Session, exchange_id: int, fresh: list[RemoteItem]) -> None:
         """Store the version applied of each fresh item, in the delta's transaction."""
-        rows = [
-            {"exchange_id": exchange_id, "key": i.key, "version": i.version, "deleted": i.deleted}
-            for i in fresh
-        ]
         connection = session.connection()
-        inserts = [row for row in rows if row["key"] not in self._known]
-        updates = [
-            {"of_key": row["key"], "version": row["version"], "deleted": row["deleted"]}
-            for row in rows
-            if row["key"] in self._known
+        inserts = [
+            (exchange_id, item.key, item.version, item.deleted)
+            for item in fresh
+            if item.key not in self._known
         ]
-        if inserts:
-            connection.execute(VERSIONS.insert(), inserts)
+        updates = [
+            {"of_key": item.key, "version": item.version, "deleted": item.deleted}
+            for item in fresh
+            if item.key in self._known
+        ]
+        insert_rows(connection, VERSIONS, ("exchange_id", "key", "version", "deleted"), inserts)
         if updates:
             connection.execute(
                 VERSIONS.update().where(
@@ -291,8 +303,8 @@ def sync_exchange(
         client = api or build_api(info, http)
         applier = _Applier(store, info, holder, report)
         deltas = client.fetch(checkpoint)
-        for delta in _read_ahead(deltas) if read_ahead else deltas:
-            applier.apply(delta)
+        for group in _read_ahead(deltas) if read_ahead else ([delta] for delta in deltas):
+            applier.apply(group)
             if on_delta is not None:
                 on_delta(report)
     except BastionError as exc:
@@ -319,15 +331,19 @@ def sync_exchange(
     return report
 
 
-def _read_ahead(deltas: Iterator[Delta]) -> Iterator[Delta]:
-    """``deltas`` as they come, the next one fetched (on a thread) while this one is applied.
+def _read_ahead(deltas: Iterator[Delta]) -> Iterator[list[Delta]]:
+    """``deltas`` as they come, fetched (on a thread) while earlier ones are applied.
 
     The network and the store then wait for each other once per sync, not
-    once per page.  The thread's error is raised here, in its place: after
-    every delta fetched before it.  Leaving the loop early stops the thread
-    once it has fetched the one delta ahead.
+    once per page.  The deltas fetched while one group was applied come as
+    the next group (up to ``GROUP_ITEMS`` items), applied in one transaction,
+    each delta as if alone (the bank ends the same however they were
+    grouped): a store slower than the network then commits fewer, larger
+    transactions instead of falling further behind.  The thread's error is raised here, in its
+    place: after every delta fetched before it.  Leaving the loop early
+    stops the thread once it has fetched the deltas ahead.
     """
-    ahead: queue.Queue[tuple[Delta | None, BaseException | None]] = queue.Queue(maxsize=1)
+    ahead: queue.Queue[tuple[Delta | None, BaseException | None]] = queue.Queue(maxsize=READ_AHEAD)
     stop = threading.Event()
 
     def fetch() -> None:
@@ -342,14 +358,22 @@ def _read_ahead(deltas: Iterator[Delta]) -> Iterator[Delta]:
 
     thread = threading.Thread(target=fetch, name="exchange-fetch", daemon=True)
     thread.start()
+    group: list[Delta] = []
     try:
         while True:
+            if group and (sum(len(d.items) for d in group) >= GROUP_ITEMS or ahead.empty()):
+                yield group
+                group = []
             delta, error = ahead.get()
             if error is not None:
+                if group:
+                    yield group
                 raise error
             if delta is None:
+                if group:
+                    yield group
                 return
-            yield delta
+            group.append(delta)
     finally:
         stop.set()
         while thread.is_alive():

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.store.models import ChangeCounter, Meta, table
+from bastion.store.turns import Turns
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -83,6 +84,7 @@ class Store:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self._instance_id: str | None = None
+        self._writers = Turns() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
@@ -130,8 +132,16 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on any error."""
-        with self.sessions() as session, session.begin():
+        """A session committed on success and rolled back on any error.
+
+        On SQLite this process's transactions take turns in arrival order
+        (``bastion.store.turns``).
+        """
+        if self._writers is None:
+            with self.sessions() as session, session.begin():
+                yield session
+            return
+        with self._writers.turn(), self.sessions() as session, session.begin():
             yield session
 
     def current_seq(self, session: Session) -> int:
