@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bastion.errors import BastionError
 
@@ -55,8 +56,11 @@ class InvalidLabel(BastionError, ValueError):
     status = 400
 
 
+@lru_cache(maxsize=4096)
 def normalize_label(text: str) -> str:
-    """``"NCMEC:a1"`` -> ``"ncmec:A1"``; free tags are kept as written (trimmed)."""
+    """``"NCMEC:a1"`` -> ``"ncmec:A1"``; free tags are kept as written (trimmed).
+
+    Cached: a list of millions of rows repeats a handful of labels."""
     label = text.strip()
     scheme, found, code = label.partition(":")
     known = SCHEMES.get(scheme.strip().lower()) if found else None

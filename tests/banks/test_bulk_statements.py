@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 
 from bastion.banks import Banks
 from bastion.store import Store
-from bastion.store.bulk import insert_rows, new_ids, one_of
+from bastion.store.bulk import COPY_ROWS, insert_rows, new_ids, one_of
 from bastion.store.database import as_utc
 from bastion.store.models import Entry, LabelSet, table
 
@@ -67,7 +67,7 @@ def test_ids_are_never_handed_out_twice_even_after_the_newest_rows_are_deleted(
 
 def test_one_of_finds_exactly_the_values_listed(store: Store) -> None:
     _store_with_bank(store)
-    values = [f"{n:032x}" for n in range(40)]
+    values = [f"{n:032x}" for n in range(COPY_ROWS + 40)]  # by COPY on PostgreSQL
     ids = _insert(store, values)
     dialect = store.engine.dialect.name
     with store.sessions() as session:

@@ -226,6 +226,9 @@ ALIASES = {
 
 def signal_type(name: str) -> SignalType:
     """The registered type called ``name`` (or one of its aliases)."""
+    found = SIGNAL_TYPES.get(name)  # the common case, once per row of a list: as stored
+    if found is not None:
+        return found
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     try:
