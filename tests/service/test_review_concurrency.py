@@ -54,15 +54,22 @@ def _everyone_looks_first(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_simultaneous_first_uploads_of_a_file_make_one_item(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queue = ReviewQueue(store, replace(settings, media_keys=new_key()))
+    keyed = replace(settings, media_keys=new_key())
     data = b"one file, uploaded by many at once"
     _everyone_looks_first(monkeypatch)
+    # A store each, as each process has (one process's SQLite writers take turns).
+    stores = [Store.open(settings) for _ in range(UPLOADS)]
 
     def upload(n: int) -> int:
+        queue = ReviewQueue(stores[n], keyed)
         return queue.enqueue(_scanned(data), data, submitted_by=f"key:{n}", name=f"{n}.jpg").id
 
-    with ThreadPoolExecutor(UPLOADS) as pool:
-        ids = list(pool.map(upload, range(UPLOADS)))
+    try:
+        with ThreadPoolExecutor(UPLOADS) as pool:
+            ids = list(pool.map(upload, range(UPLOADS)))
+    finally:
+        for opened in stores:
+            opened.dispose()
 
     with store.sessions() as session:
         items = session.execute(select(ReviewItem)).scalars().all()
