@@ -10,6 +10,8 @@ no interpreter with it.  Each measurement runs in a fresh child process
 (its peak resident memory is its own):
 
   floor     the same pages fetched and parsed by Bastion's NCMEC client, no store
+  store     the rows a first sync of as many entries writes, inserted by the same
+            batch statements with nothing fetched or merged: the store's own floor
   tx        python-threatexchange's NCMEC ``fetch_iter`` over the same server
   sqlite    Bastion's first sync into a fresh SQLite store
   postgres  Bastion's first sync into a fresh PostgreSQL database (created and
@@ -51,6 +53,9 @@ START = 1_600_000_000
 #: A deletion comes up to a day after its entry.
 DAY = 86_400
 SMALL = 100_000
+#: Hashes an entry of the generated list carries, on average (each is an
+#: entry row and a source row in the bank).
+HASHES_PER_ENTRY = 2.6
 
 
 def peak_mb() -> float:
@@ -244,6 +249,63 @@ def run_import(store_url: str, lines: int) -> dict[str, Any]:
     }
 
 
+def run_store_floor(store_url: str, entries: int) -> dict[str, Any]:
+    """The store's own share of a first sync: the rows such a sync writes for
+    ``entries`` entries (HASHES_PER_ENTRY entries and their sources each),
+    inserted by Bastion's batch statements with nothing fetched, parsed or
+    merged.  No sync into this store can be faster."""
+    from datetime import UTC, datetime
+
+    from bastion.banks import Banks
+    from bastion.banks.importer import _ENTRY_COLUMNS, _SOURCE_COLUMNS, ENTRIES, SOURCES
+    from bastion.store.bulk import insert_rows, new_ids
+    from bastion.store.models import LabelSet
+
+    store = _store(store_url)
+    bank = Banks(store, actor="system:bench").create("floor").id
+    with store.transaction() as session:
+        session.add(label_set := LabelSet(labels="ncmec:A1"))
+        session.flush()
+        labels = label_set.id
+    rng = random.Random(entries)
+    now = datetime.now(UTC)
+    rows = int(entries * HASHES_PER_ENTRY)
+    seconds = 0.0
+    for start in range(0, rows, 5000):
+        count = min(5000, rows - start)
+        kinds = (("md5", 128), ("sha1", 160), ("pdq", 256))
+        batch = [
+            (kind, f"{rng.getrandbits(bits):0{bits // 4}x}", f"42:image:{start + n}")
+            for n in range(count)
+            for kind, bits in (kinds[n % 3],)
+        ]
+        started = time.perf_counter()
+        with store.transaction() as session:
+            seq = store.next_seq(session)
+            connection = session.connection()
+            ids = new_ids(connection, ENTRIES, count)
+            insert_rows(
+                connection,
+                ENTRIES,
+                ("id", *_ENTRY_COLUMNS),
+                [
+                    (i, bank, kind, value, None, key, labels, now, None, None, seq)
+                    for i, (kind, value, key) in zip(ids, batch, strict=True)
+                ],
+            )
+            insert_rows(
+                connection,
+                SOURCES,
+                _SOURCE_COLUMNS,
+                [
+                    (i, "exchange:floor", key, labels)
+                    for i, (_, _, key) in zip(ids, batch, strict=True)
+                ],
+            )
+        seconds += time.perf_counter() - started
+    return {"entries": entries, "rows": rows, "seconds": seconds, "peak_mb": peak_mb()}
+
+
 def child(*args: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     done = subprocess.run(
@@ -304,6 +366,8 @@ def main() -> None:
             result = run_floor(args[0], float(args[1]))
         elif kind == "tx":
             result = run_tx(args[0])
+        elif kind == "store":
+            result = run_store_floor(args[0], int(args[1]))
         elif kind == "sync":
             result = run_sync(args[0], args[1], float(args[2]), args[3] == "first")
         else:
@@ -326,6 +390,9 @@ def main() -> None:
         url = change.url  # type: ignore[attr-defined]
         show("floor", child("floor", url, str(first_clock)))
         show("tx fetch_iter", child("tx", url))
+        for name, database in (("sqlite", sqlite_database), ("postgres", postgres_database)):
+            with database() as empty:
+                show(f"{name} store floor", child("store", empty, str(entries)))
         with sqlite_database() as sqlite, postgres_database() as postgres:
             show("sqlite first", child("sync", sqlite, url, str(first_clock), "first"))
             show("postgres first", child("sync", postgres, url, str(first_clock), "first"))
@@ -361,6 +428,7 @@ def report(rows: dict[str, dict[str, Any]], entries: int) -> None:
         verdict = "ok" if first / floor >= need else "BELOW"
         line = f"{backend} first sync / floor = {first / floor:.2f}x"
         line += f" (required >= {need}x: {verdict})"
+        line += f"; the store alone allows {rate(rows[f'{backend} store floor']) / floor:.2f}x"
         if not tx.get("missing"):
             line += f"; / fetch_iter = {first / rate(tx):.2f}x"
         print(line)

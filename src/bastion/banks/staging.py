@@ -15,15 +15,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import BigInteger, Boolean, Column, Connection, MetaData, Table, Text, text
 
 from bastion.banks.stored import read_value, stored_form
 from bastion.fingerprint import Signal
 from bastion.formats.records import Record
 from bastion.labels import format_labels, parse_stored_labels
+from bastion.store.bulk import insert_rows
 
 TABLE = "bastion_staged"
-_COLUMNS = "n, location, signal_type, value, payload, labels, external_id, withdrawn"
+_COLUMNS = (
+    "n",
+    "location",
+    "signal_type",
+    "value",
+    "payload",
+    "labels",
+    "external_id",
+    "withdrawn",
+)
+#: The staged table as ``insert_rows`` takes it (``_CREATE`` makes it).
+_STAGED = Table(
+    TABLE,
+    MetaData(),
+    Column("n", BigInteger),
+    *(Column(name, Text) for name in _COLUMNS[1:-1]),
+    Column("withdrawn", Boolean),
+)
 _CREATE = {
     "sqlite": f"CREATE TEMP TABLE {TABLE} (n INTEGER PRIMARY KEY, location TEXT NOT NULL, "
     "signal_type TEXT, value TEXT, payload TEXT, labels TEXT NOT NULL, external_id TEXT, "
@@ -32,7 +50,7 @@ _CREATE = {
     "signal_type TEXT, value TEXT, payload TEXT, labels TEXT NOT NULL, external_id TEXT, "
     "withdrawn BOOLEAN NOT NULL)",
 }
-_BATCH = text(f"SELECT {_COLUMNS} FROM {TABLE} WHERE n > :after ORDER BY n LIMIT :size")
+_BATCH = text(f"SELECT {', '.join(_COLUMNS)} FROM {TABLE} WHERE n > :after ORDER BY n LIMIT :size")
 
 Row = tuple[int, str, str | None, str | None, str | None, str, str | None, bool]
 
@@ -53,19 +71,7 @@ class Staging:
         rows = [self._row(record) for record in records]
         if not rows:
             return
-        if self.dialect == "postgresql":
-            raw = self.connection.connection.driver_connection
-            assert raw is not None
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {TABLE} ({_COLUMNS}) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            self.connection.exec_driver_sql(
-                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-            )
+        insert_rows(self.connection, _STAGED, _COLUMNS, rows)
 
     def _row(self, record: Record) -> Row:
         self.count += 1
