@@ -435,13 +435,17 @@ class _Merger:
             )
         ).all()
         if named:
-            live = set(
-                self.session.execute(
-                    select(Entry.id).where(
-                        *active, one_of(Entry.id, [e for e, _ in named], self.dialect)
+            # By id alone (given the bank too, SQLite walks the bank's index).
+            live = {
+                entry_id
+                for entry_id, bank_id in self.session.execute(
+                    select(Entry.id, Entry.bank_id).where(
+                        one_of(Entry.id, [e for e, _ in named], self.dialect),
+                        Entry.withdrawn_at.is_(None),
                     )
-                ).scalars()
-            )
+                )
+                if bank_id == self.bank_id
+            }
             for entry_id, name in named:
                 if entry_id in live:
                     entries_of[name].add(entry_id)
