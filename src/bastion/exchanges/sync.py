@@ -1,11 +1,12 @@
 """Syncing an exchange: each fetched delta and its checkpoint in one transaction.
 
 A sync takes the exchange's lease (one fetcher at a time, however many
-servers share the store), then applies delta after delta.  Each delta's
-transaction holds the items, the newest version applied of each remote item
-(``exchange_versions``), the new checkpoint and the lease's renewal; so a
-sync killed at any point leaves the bank exactly as of some delta, and the
-next sync resumes after it, with no entry lost and none twice.
+servers share the store), then applies delta after delta.  Each
+transaction holds whole deltas (one, or with read-ahead the few fetched
+meanwhile): their items, the newest version applied of each remote item
+(``exchange_versions``), the last one's checkpoint and the lease's renewal;
+so a sync killed at any point leaves the bank exactly as of some delta, and
+the next sync resumes after it, with no entry lost and none twice.
 
 For one remote key only a newer version is applied (a deletion wins a tie),
 whatever order the server sends them in: a creation that arrives after its
