@@ -7,11 +7,13 @@ from bastion.cli import match as _match  # registers `bastion match`
 from bastion.cli import scan as _scan  # registers `bastion scan`
 from bastion.cli.app import app
 from bastion.cli.banks import bank_app
+from bastion.cli.cases import case_app
 from bastion.cli.exchanges import exchange_app
 from bastion.cli.service import audit_app, key_app, review_app, user_app
 
 app.add_typer(bank_app, name="bank")
 app.add_typer(exchange_app, name="exchange")
+app.add_typer(case_app, name="case")
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="apikey")
 app.add_typer(audit_app, name="audit")

@@ -35,6 +35,7 @@ from bastion.cli.common import (
 )
 from bastion.cli.outcome import exit_for, require_blocklist
 from bastion.cli.progress import RateColumn
+from bastion.config import Settings
 from bastion.matching import Index
 from bastion.matching.match import VideoRule
 from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
@@ -156,6 +157,50 @@ def scan_command(
             video=video_options(frame_interval, every_frame, keyframes, prune),
             video_rule=VideoRule(query_percent, entry_percent),
         )
+    summary = scan_with_progress(
+        plan,
+        out,
+        index=None if no_banks else index,
+        settings=settings,
+        workers=workers,
+        engine=engine,
+        ray_address=ray_address,
+        resume=resume,
+        jsonl=jsonl,
+    )
+    print_summary(summary, out)
+    exit_for(summary["unchecked"] + len(summary["missing_sources"]))
+
+
+def _interrupted(out: Path) -> typer.Exit:
+    """Say how far an interrupted scan got and how to go on from there."""
+    args = sys.argv[1:] + ([] if "--resume" in sys.argv else ["--resume"])
+    stderr.print(
+        f"[yellow]interrupted:[/yellow] {committed_rows(out):,} items are scanned and kept "
+        f"in {escape(str(out))}/parts; continue with\n  {escape(shlex.join(['bastion', *args]))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(INTERRUPTED)
+
+
+def scan_with_progress(
+    plan: ScanPlan,
+    out: Path,
+    *,
+    index: Index | None,
+    settings: Settings,
+    workers: int = 0,
+    engine: str = "local",
+    ray_address: str | None = None,
+    resume: bool = False,
+    jsonl: bool = False,
+) -> dict[str, Any]:
+    """Run the scan of ``plan`` into ``out`` with a progress bar on stderr; the summary.
+
+    ``bastion scan`` and ``bastion case create|add`` scan through here.
+    """
+    sources, options = plan.sources, plan.options
     output_folder(out)
     total = count_items(sources, options)
     progress = Progress(
@@ -182,7 +227,7 @@ def scan_command(
                 plan,
                 out,
                 runner,
-                index=None if no_banks else index,
+                index=index,
                 settings=settings,
                 resume=resume,
                 jsonl=jsonl,
@@ -195,20 +240,7 @@ def scan_command(
         except KeyboardInterrupt:
             progress.stop()
             raise _interrupted(out) from None
-    print_summary(summary, out)
-    exit_for(summary["unchecked"] + len(summary["missing_sources"]))
-
-
-def _interrupted(out: Path) -> typer.Exit:
-    """Say how far an interrupted scan got and how to go on from there."""
-    args = sys.argv[1:] + ([] if "--resume" in sys.argv else ["--resume"])
-    stderr.print(
-        f"[yellow]interrupted:[/yellow] {committed_rows(out):,} items are scanned and kept "
-        f"in {escape(str(out))}/parts; continue with\n  {escape(shlex.join(['bastion', *args]))}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    return typer.Exit(INTERRUPTED)
+    return summary
 
 
 def print_summary(summary: dict[str, Any], out: Path, *, as_json: bool = True) -> None:

@@ -1,8 +1,10 @@
-"""EXIF: the camera and software a file names, and its UserComment.
+"""EXIF: the camera and software a file names, its capture time, GPS and UserComment.
 
 A camera make and model are context, not proof: EXIF is unsigned and copied
 between files freely (generated images are often given a camera's EXIF), so
-they are reported as a note.  The UserComment is where AUTOMATIC1111 and
+they are reported as a note.  With the body serial number, the original
+capture time and the GPS position they are also what victim identification
+works from, so they are kept in the note's detail.  The UserComment is where AUTOMATIC1111 and
 SwarmUI write their generation parameters in JPEG and WebP; the generator
 readers take it from here.
 """
@@ -20,7 +22,14 @@ from bastion.provenance.evidence import Evidence, Strength
 READER = "exif"
 _IFD0 = {0x010F: "make", 0x0110: "model", 0x0131: "software", 0x010E: "description"}
 _EXIF_IFD = 0x8769
+_GPS_IFD = 0x8825
 _USER_COMMENT = 0x9286
+#: Exif IFD tags: DateTimeOriginal and BodySerialNumber (EXIF 2.3).
+_EXIF_FIELDS = {0x9003: "captured_at", 0xA431: "serial"}
+#: DNG's CameraSerialNumber, in IFD0 when a camera writes no BodySerialNumber.
+_CAMERA_SERIAL = 0xC62F
+#: The fields that are evidence of a camera (a case puts such items first).
+CAMERA_FIELDS = ("make", "model", "serial", "captured_at")
 #: The 8-byte character code that starts a UserComment (EXIF 2.3, table 9).
 _CHARSETS = {b"ASCII\x00\x00\x00": "ascii", b"UNICODE\x00": "utf-16", b"\x00" * 8: "undefined"}
 
@@ -45,7 +54,18 @@ def parse_exif(carriers: Carriers) -> ExifFields:
             value = _text(exif.get(tag))
             if value:
                 fields.values[name] = value
-        comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
+        exif_ifd = exif.get_ifd(_EXIF_IFD)
+        for tag, name in _EXIF_FIELDS.items():
+            value = _text(exif_ifd.get(tag))
+            if value:
+                fields.values[name] = value
+        serial = _text(exif.get(_CAMERA_SERIAL))
+        if serial and "serial" not in fields.values:
+            fields.values["serial"] = serial
+        position = _gps(exif.get_ifd(_GPS_IFD))
+        if position:
+            fields.values["gps"] = position
+        comment = exif_ifd.get(_USER_COMMENT)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types on malformed TIFF
         fields.problems.append(f"EXIF block does not parse: {exc}")
         return fields
@@ -60,6 +80,25 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return value.strip("\x00 ") if isinstance(value, str) and value.strip("\x00 ") else None
+
+
+def _gps(ifd: dict[int, Any]) -> str | None:
+    """``"lat,lon"`` in decimal degrees from the GPS IFD, if it holds a position."""
+    try:
+        latitude = _degrees(ifd[2], ifd.get(1))
+        longitude = _degrees(ifd[4], ifd.get(3))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return f"{latitude:.6f},{longitude:.6f}"
+
+
+def _degrees(parts: Any, reference: Any) -> float:
+    degrees, minutes, seconds = (float(part) for part in parts)
+    value = degrees + minutes / 60 + seconds / 3600
+    ref = reference.decode() if isinstance(reference, bytes) else str(reference or "")
+    return -value if ref.strip("\x00 ").upper() in ("S", "W") else value
 
 
 def user_comment(raw: bytes) -> str:
@@ -78,10 +117,13 @@ def user_comment(raw: bytes) -> str:
 def read_exif(fields: ExifFields) -> list[Evidence]:
     found = [Evidence(READER, Strength.UNREADABLE, f"unreadable: {p}") for p in fields.problems]
     make, model = fields.get("make"), fields.get("model")
+    detail = {k: v for k, v in fields.values.items() if k in (*CAMERA_FIELDS, "software", "gps")}
     if make or model:
         same_make = make and model and model.lower().startswith(make.lower())
         camera = model if same_make else " ".join(v for v in (make, model) if v)
-        detail = {k: v for k, v in fields.values.items() if k in ("make", "model", "software")}
         summary = f"EXIF names camera {camera} (unsigned; often copied into other files)"
+        found.append(Evidence(READER, Strength.NOTE, summary, detail=detail))
+    elif any(name in detail for name in CAMERA_FIELDS):
+        summary = "EXIF gives a camera's capture time or serial number (unsigned)"
         found.append(Evidence(READER, Strength.NOTE, summary, detail=detail))
     return found

@@ -446,3 +446,155 @@ class AuditRecord(Base):
     detail: Mapped[str] = mapped_column(Text)
     previous: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64))
+
+
+# --- investigators' cases -----------------------------------------------------
+
+
+class Case(Base):
+    """A seized collection under investigation: its evidence, clusters and decisions."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(128))
+    #: "projectvic", "ncmec" or "custom"; ``categories`` lists the custom ones (JSON).
+    scheme: Mapped[str] = mapped_column(String(16))
+    categories: Mapped[str] = mapped_column(Text, default="[]")
+    #: The banks every piece of evidence is matched against (JSON list of names).
+    banks: Mapped[str] = mapped_column(Text)
+    #: PDQ distance within which two images are near-duplicates.
+    pdq_threshold: Mapped[int] = mapped_column(Integer)
+    #: Where the scans of the evidence (Parquet) are kept.
+    folder: Mapped[str] = mapped_column(Text)
+
+
+class CaseSource(Base):
+    """One piece of evidence added to a case, and the scan that read it."""
+
+    __tablename__ = "case_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: The paths given (JSON list), and the scan's folder under the case's.
+    paths: Mapped[str] = mapped_column(Text)
+    scan_folder: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_by: Mapped[str] = mapped_column(String(128))
+    items: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Items that were not checked (errors, skipped members), by reason (JSON).
+    unchecked: Mapped[str] = mapped_column(Text, default="{}")
+    #: What each bank held when this evidence was matched (the scan summary's banks, JSON).
+    bank_versions: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class CaseItem(Base):
+    """One file of the evidence: its hashes, what the scan found, its cluster and category."""
+
+    __tablename__ = "case_items"
+    __table_args__ = (
+        UniqueConstraint("case_id", "number", name="uq_case_items_number"),
+        Index("ix_case_items_cluster", "cluster_id", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    #: The item's place in the case (the row of its scan, scans in the order added).
+    number: Mapped[int] = mapped_column(BigInteger)
+    source_id: Mapped[int] = mapped_column(ForeignKey("case_sources.id", ondelete="CASCADE"))
+    #: The scan's item id (a path; ``archive!member`` inside archives).
+    item_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    media_type: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    low_quality: Mapped[bool] = mapped_column(Boolean, default=False)
+    verdict: Mapped[str] = mapped_column(String(32))
+    #: Blocklist matches (JSON list of {bank, entry_id, signal_type, distance, labels}).
+    matches: Mapped[str] = mapped_column(Text, default="[]")
+    #: The category the banks' labels give it in the case's scheme, if any.
+    bank_category: Mapped[str | None] = mapped_column(String(64))
+    #: "verified" or "declared" evidence of generation; None when there is none.
+    generation: Mapped[str | None] = mapped_column(String(16))
+    #: An AI edit is evidence, but not of generation: a real photo may be underneath.
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Evidence of a camera, in words (EXIF make/model/serial/capture time, or
+    #: a C2PA digitalCapture); None when there is none.
+    camera: Mapped[str | None] = mapped_column(Text)
+    provenance: Mapped[str | None] = mapped_column(Text)
+    #: Capture time as the file gives it (ISO 8601), for the report's timeline.
+    captured_at: Mapped[str | None] = mapped_column(String(32))
+    #: Camera, software, GPS and generator details (JSON); shown only on a recorded reveal.
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    cluster_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The analyst's category and the decision that set it (the member's record of it).
+    category: Mapped[str | None] = mapped_column(String(64))
+    decision_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CaseCluster(Base):
+    """Near-duplicate items of a case, decided as one, and its place in the order."""
+
+    __tablename__ = "case_clusters"
+    __table_args__ = (Index("ix_case_clusters_order", "case_id", "sort_key", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: The member shown for the cluster (its first item).
+    first_item: Mapped[int] = mapped_column(BigInteger)
+    #: 1 (possibly a real child, not yet known) .. 5 (known and categorised).
+    tier: Mapped[int] = mapped_column(Integer)
+    #: Tier, then verified before declared, then size: the order analysts work in.
+    sort_key: Mapped[int] = mapped_column(BigInteger)
+    #: Why the cluster sits where it does, in words.
+    reason: Mapped[str] = mapped_column(Text)
+    #: The highest-severity bank category of its members, if any.
+    bank_category: Mapped[str | None] = mapped_column(String(64))
+    #: "open", "claimed" or "decided" (every member categorised).
+    status: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    category: Mapped[str | None] = mapped_column(String(64))
+    decision_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CaseDecision(Base):
+    """An analyst's category for a cluster; undone decisions stay, marked."""
+
+    __tablename__ = "case_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    cluster_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    category: Mapped[str] = mapped_column(String(64))
+    members: Mapped[int] = mapped_column(BigInteger)
+    #: The cluster's decision before this one, and members whose own was another (JSON).
+    previous_id: Mapped[int | None] = mapped_column(BigInteger)
+    exceptions: Mapped[str] = mapped_column(Text, default="{}")
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CaseEvent(Base):
+    """Who looked at what in a case: views, reveals of images and of metadata, claims."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    cluster_id: Mapped[int | None] = mapped_column(BigInteger)
+    item_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
