@@ -153,9 +153,7 @@ class Analysts:
             # Members whose category came from another decision than the cluster's
             # last one (they joined with new evidence) are undone one by one.
             exceptions = {
-                str(item): previous
-                for item, previous in members
-                if previous != row.decision_id
+                str(item): previous for item, previous in members if previous != row.decision_id
             }
             decision = CaseDecision(
                 case_id=case.id,
@@ -213,14 +211,18 @@ class Analysts:
             assert decision is not None
             exceptions: dict[str, int | None] = json.loads(decision.exceptions)
             restored = {decision.previous_id, *exceptions.values()} - {None}
-            categories = {
-                d.id: d.category
-                for d in session.execute(
-                    select(CaseDecision).where(
-                        one_of(CaseDecision.id, sorted(restored), _dialect(session))
-                    )
-                ).scalars()
-            } if restored else {}
+            categories = (
+                {
+                    d.id: d.category
+                    for d in session.execute(
+                        select(CaseDecision).where(
+                            one_of(CaseDecision.id, sorted(restored), _dialect(session))
+                        )
+                    ).scalars()
+                }
+                if restored
+                else {}
+            )
             previous = decision.previous_id
             session.execute(
                 update(CaseItem)
@@ -260,9 +262,7 @@ class Analysts:
 
     # --- looking ------------------------------------------------------------
 
-    def image(
-        self, case_name: str, item_id: int, who: Principal, reveal: Reveal | None
-    ) -> bytes:
+    def image(self, case_name: str, item_id: int, who: Principal, reveal: Reveal | None) -> bytes:
         """A JPEG of the item: blurred and grey, unless ``reveal`` (recorded first).
 
         The protected view is for anyone who works the case; a reveal needs the
@@ -273,9 +273,7 @@ class Analysts:
             item = _item(session, case, item_id)
             if reveal is not None:
                 self._may_reveal(session, case, item, who)
-                _event(
-                    session, case, who, "reveal", item.cluster_id, item.id, detail=reveal.value
-                )
+                _event(session, case, who, "reveal", item.cluster_id, item.id, detail=reveal.value)
                 audit.record(
                     session,
                     who.actor,

@@ -41,11 +41,33 @@ from bastion.store.models import Case, CaseCluster, CaseItem, CaseSource, table
 
 #: Rows inserted per statement batch.
 BATCH = 5000
-_ITEM_COLUMNS = (
-    "id case_id number source_id item_id status error_code error media_type size md5 sha1 "
-    "sha256 pdq low_quality verdict matches bank_category generation edited camera provenance "
-    "captured_at details cluster_id"
-).split()
+_ITEM_COLUMNS = [
+    "id",
+    "case_id",
+    "number",
+    "source_id",
+    "item_id",
+    "status",
+    "error_code",
+    "error",
+    "media_type",
+    "size",
+    "md5",
+    "sha1",
+    "sha256",
+    "pdq",
+    "low_quality",
+    "verdict",
+    "matches",
+    "bank_category",
+    "generation",
+    "edited",
+    "camera",
+    "provenance",
+    "captured_at",
+    "details",
+    "cluster_id",
+]
 _SCAN_COLUMNS = [
     "item_id",
     "status",

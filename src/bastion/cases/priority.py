@@ -225,9 +225,7 @@ def place(facts: ClusterFacts, scheme: CaseScheme) -> Placement:
         return Placement(
             Tier.POSSIBLY_REAL_NEW, 0, f"not known; camera evidence: {facts.camera}{tail}", None
         )
-    return Placement(
-        Tier.NOT_KNOWN, 0, f"not known; no camera or generation evidence{tail}", None
-    )
+    return Placement(Tier.NOT_KNOWN, 0, f"not known; no camera or generation evidence{tail}", None)
 
 
 def gather(members: Iterable[tuple[ItemFacts, bool]]) -> ClusterFacts:

@@ -156,16 +156,14 @@ class CaseReader:
             tiers = [
                 (Tier(tier), int(clusters), int(items or 0), int(open_ or 0))
                 for tier, clusters, items, open_ in session.execute(
-                    select(
-                        CaseCluster.tier, func.count(), func.sum(CaseCluster.size), undecided
-                    )
+                    select(CaseCluster.tier, func.count(), func.sum(CaseCluster.size), undecided)
                     .where(CaseCluster.case_id == case.id)
                     .group_by(CaseCluster.tier)
                     .order_by(CaseCluster.tier)
                 )
             ]
             effective = func.coalesce(CaseItem.category, CaseItem.bank_category)
-            categories = [
+            categories: list[tuple[str | None, int]] = [
                 (label, int(count))
                 for label, count in session.execute(
                     select(effective, func.count())
@@ -197,9 +195,7 @@ class CaseReader:
             case = case_named(session, name)
             query = _cards().where(CaseCluster.case_id == case.id)
             if after:
-                query = query.where(
-                    tuple_(CaseCluster.sort_key, CaseCluster.id) > _cursor(after)
-                )
+                query = query.where(tuple_(CaseCluster.sort_key, CaseCluster.id) > _cursor(after))
             if tier is not None:
                 query = query.where(CaseCluster.tier == int(tier))
             if undecided:

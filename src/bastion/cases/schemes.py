@@ -94,7 +94,9 @@ def case_scheme(name: str, custom: Sequence[str] = ()) -> CaseScheme:
     categories, most severe first."""
     if name == "custom":
         if not custom:
-            raise SchemeError("a custom scheme needs its categories (--category, most severe first)")
+            raise SchemeError(
+                "a custom scheme needs its categories (--category, most severe first)"
+            )
         try:
             labels = [normalize_label(text) for text in custom]
         except InvalidLabel as exc:

@@ -21,7 +21,6 @@ from bastion.cli.outcome import exit_for, require_blocklist
 from bastion.cli.scan import bank_versions, scan_with_progress
 from bastion.config import Settings
 from bastion.scan.engine import ScanPlan
-from bastion.scan.results import committed_rows
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store
 
@@ -30,9 +29,7 @@ case_app = typer.Typer(
     no_args_is_help=True,
 )
 
-Sources = Annotated[
-    list[Path], typer.Argument(help="Folders, files and archives of the evidence.")
-]
+Sources = Annotated[list[Path], typer.Argument(help="Folders, files and archives of the evidence.")]
 NameArgument = Annotated[str, typer.Argument(help="The case's name.")]
 
 
@@ -104,7 +101,7 @@ def _add(store: Store, settings: Settings, case: CaseRecord, sources: list[Path]
         plan = ScanPlan(
             paths, SourceOptions(), bank_versions(Banks(store, actor=builder.actor), index)
         )
-    resume = out.exists() and committed_rows(out) > 0 or (out / "scan.json").exists()
+    resume = (out / "scan.json").exists()  # a scan a kill interrupted
     summary = scan_with_progress(plan, out, index=index, settings=settings, resume=resume)
     stderr.print("clustering ...", highlight=False)
     with user_errors():
@@ -173,7 +170,9 @@ def list_cases() -> None:
 @case_app.command("clusters")
 def clusters(
     name: NameArgument,
-    after: Annotated[str | None, typer.Option(help="The cursor a previous page ended with.")] = None,
+    after: Annotated[
+        str | None, typer.Option(help="The cursor a previous page ended with.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     undecided: Annotated[bool, typer.Option("--undecided", help="Only undecided ones.")] = False,
 ) -> None:
@@ -208,8 +207,10 @@ def publish_command(
     bank: Annotated[str, typer.Option("--bank", help="The bank to add the hashes to.")],
     category: Annotated[
         list[str] | None,
-        typer.Option("--category", help="Publish these categories (default: all but "
-                     "uncategorized and comparison)."),
+        typer.Option(
+            "--category",
+            help="Publish these categories (default: all but uncategorized and comparison).",
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, change nothing.")] = False,
 ) -> None:
