@@ -28,7 +28,9 @@ from bastion.store import Store
 from tests.images import photo_like
 from tests.provenance.test_c2pa_signing import IPTC, SigningCA
 
-A1111 = "placeholder words\nSteps: 20, Sampler: Euler a, Seed: 1, Model hash: 0123456789, Model: base"
+A1111 = (
+    "placeholder words\nSteps: 20, Sampler: Euler a, Seed: 1, Model hash: 0123456789, Model: base"
+)
 #: EXIF tags: Make, Model, and in the Exif IFD DateTimeOriginal and BodySerialNumber.
 MAKE, MODEL, EXIF_IFD, DATE_TIME_ORIGINAL, BODY_SERIAL, GPS_IFD = (
     0x010F,
@@ -59,9 +61,7 @@ def camera_exif(
     exif.get_ifd(EXIF_IFD)[DATE_TIME_ORIGINAL] = "2019:07:14 10:20:30"
     exif.get_ifd(EXIF_IFD)[BODY_SERIAL] = serial
     if gps:
-        exif.get_ifd(GPS_IFD).update(
-            {1: "N", 2: (51.0, 30.0, 0.0), 3: "W", 4: (0.0, 7.0, 30.0)}
-        )
+        exif.get_ifd(GPS_IFD).update({1: "N", 2: (51.0, 30.0, 0.0), 3: "W", 4: (0.0, 7.0, 30.0)})
     return exif
 
 

@@ -45,7 +45,8 @@ def test_exact_and_near_copies_are_one_cluster_and_the_largest_comes_first(built
     assert camera == placed[str(evidence.camera_copy)] == placed[str(evidence.camera_resized)]
     assert camera[2] == 3
     first = CaseReader(built.store).page(built.case.name, limit=1).clusters[0]
-    assert first.tier is Tier.POSSIBLY_REAL_NEW and first.size == 3
+    assert first.tier is Tier.POSSIBLY_REAL_NEW
+    assert first.size == 3
 
 
 def test_verified_generation_comes_before_declared(built: Built) -> None:
