@@ -71,7 +71,7 @@ class Analysts:
                 return
             taken = session.execute(
                 update(CaseCluster)
-                .where(CaseCluster.id == cluster_id, self._claimable())
+                .where(CaseCluster.id == cluster_id, self._claimable(decided=True))
                 .values(status=ClusterStatus.CLAIMED, claimed_by=who.id, claimed_at=now)
                 .execution_options(synchronize_session=False)
             )
@@ -121,10 +121,13 @@ class Analysts:
             _event(session, case, who, "release", cluster_id=cluster_id)
             audit.record(session, who.actor, "case.release", f"case:{case.name}/{cluster_id}")
 
-    def _claimable(self) -> Any:
+    def _claimable(self, *, decided: bool = False) -> Any:
+        """Clusters nobody holds (a claim lapses); decided ones only when asked
+        for by id (an analyst changing a decision), never as "the next one"."""
         stale = datetime.now(UTC) - timedelta(minutes=self.settings.claim_minutes)
         lapsed = and_(CaseCluster.status == ClusterStatus.CLAIMED, CaseCluster.claimed_at <= stale)
-        return or_(CaseCluster.status == ClusterStatus.OPEN, lapsed)
+        free = [ClusterStatus.OPEN.value] + ([ClusterStatus.DECIDED.value] if decided else [])
+        return or_(CaseCluster.status.in_(free), lapsed)
 
     def _held(self, session: Session, case: CaseRecord, cluster_id: int, who: Principal) -> Any:
         _require(who)

@@ -347,7 +347,9 @@ def place_clusters(session: Session, case: CaseRecord, clusters: set[int]) -> in
         return 0
     existing = {
         row.id: row
-        for row in _rows_of(session, select(CaseCluster), CaseCluster.id, clusters, case.id)
+        for row in _rows_of(
+            session, select(CaseCluster.id, CaseCluster.status), CaseCluster.id, clusters, case.id
+        )
     }
     reopened = 0
     fresh: list[dict[str, Any]] = []

@@ -218,6 +218,9 @@ def place(facts: ClusterFacts, scheme: CaseScheme) -> Placement:
     if facts.suppressed_banks:
         banks = ", ".join(sorted(facts.suppressed_banks))
         notes.append(f"a match in {banks} was suppressed by an allowlist")
+    if 0 < facts.categorised < facts.size:
+        waiting = facts.size - facts.categorised
+        notes.append(f"{waiting} member{'s' if waiting != 1 else ''} not yet categorised")
     if facts.unchecked:
         notes.append(f"NOT CHECKED: {facts.unchecked} of {size} could not be read")
     tail = "".join(f"; {note}" for note in notes)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bastion.banks import Banks
 from bastion.banks.importer import ImportReport
-from bastion.cases.records import CaseRecord, case_named
+from bastion.cases.records import CaseError, CaseRecord, case_named
 from bastion.formats.records import ReadItem, make_record
 from bastion.store import Store
 from bastion.store.models import CaseItem
@@ -43,6 +43,15 @@ def publish(
         else {c.label for c in case.scheme.categories if c.publish}
     )
     banks.get(bank)  # a missing bank is an error before anything is read
+    with store.sessions() as session:
+        waiting = session.execute(
+            select(func.count()).where(
+                CaseItem.case_id == case.id, CaseItem.category.in_(sorted(chosen))
+            )
+        ).scalar_one()
+    if not waiting:
+        titles = ", ".join(sorted(case.scheme.title(label) for label in chosen))
+        raise CaseError(f"no item of case {case.name} is categorised {titles}; nothing to publish")
     return banks.import_records(
         bank,
         _records(store, case, chosen),
