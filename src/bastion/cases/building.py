@@ -266,8 +266,7 @@ def _insert_items(
     number = merge.known
     for row in iter_rows(results, _SCAN_COLUMNS):
         facts = item_facts(row, case.scheme)
-        if not facts.checked:
-            reason = row.get("error_code") or row.get("status") or "unknown"
+        for reason in _not_checked(row, facts):
             unchecked[reason] = unchecked.get(reason, 0) + 1
         batch.append(_item_row(case.id, number, source_id, row, facts, merge.cluster_of[number]))
         number += 1
@@ -275,6 +274,14 @@ def _insert_items(
             _flush(connection, items, batch)
     _flush(connection, items, batch)
     return unchecked
+
+
+def _not_checked(row: dict[str, Any], facts: ItemFacts) -> list[str]:
+    """Why an item was not fully checked (the scan's own reasons), if it was not."""
+    if not facts.checked:
+        return [row.get("error_code") or row.get("status") or "unknown"]
+    reasons = ["low-quality PDQ"] if facts.low_quality else []
+    return reasons + ["match suppressed by an allowlist"] * bool(facts.suppressed_banks)
 
 
 def _flush(connection: Any, items: Any, batch: list[tuple[Any, ...]]) -> None:
@@ -333,6 +340,7 @@ def _stored_facts(row: Any) -> ItemFacts:
         checked=True,
         known_banks=tuple(sorted({m["bank"] for m in matches if not m.get("suppressed")})),
         suppressed_banks=tuple(sorted({m["bank"] for m in matches if m.get("suppressed")})),
+        low_quality=row.low_quality,
         bank_category=row.bank_category,
         generation=row.generation,
         edited=row.edited,
@@ -391,6 +399,7 @@ def _cluster_facts(
         CaseItem.generation,
         CaseItem.edited,
         CaseItem.camera,
+        CaseItem.low_quality,
         CaseItem.category,
     ).order_by(CaseItem.cluster_id, CaseItem.number)
     current: int | None = None

@@ -74,6 +74,8 @@ class ItemFacts:
     known_banks: tuple[str, ...] = ()
     #: Banks whose match an allowlist suppressed: said, never silently dropped.
     suppressed_banks: tuple[str, ...] = ()
+    #: Its PDQ is too flat to match or cluster: only exact hashes were compared.
+    low_quality: bool = False
     bank_category: str | None = None
     generation: str | None = None
     edited: bool = False
@@ -100,6 +102,7 @@ def item_facts(row: Mapping[str, Any], scheme: CaseScheme) -> ItemFacts:
         checked=True,
         known_banks=banks,
         suppressed_banks=suppressed,
+        low_quality=bool(row.get("low_quality")),
         bank_category=category,
         generation=generation,
         edited=edited,
@@ -152,6 +155,7 @@ class ClusterFacts:
     unchecked: int = 0
     known_banks: set[str] = field(default_factory=set)
     suppressed_banks: set[str] = field(default_factory=set)
+    low_quality: int = 0
     bank_categories: list[str] = field(default_factory=list)
     generation: str | None = None
     edited: bool = False
@@ -167,6 +171,7 @@ class ClusterFacts:
             return
         self.known_banks.update(facts.known_banks)
         self.suppressed_banks.update(facts.suppressed_banks)
+        self.low_quality += facts.low_quality
         if facts.bank_category:
             self.bank_categories.append(facts.bank_category)
         if facts.generation == VERIFIED or (facts.generation and not self.generation):
@@ -218,6 +223,10 @@ def place(facts: ClusterFacts, scheme: CaseScheme) -> Placement:
     if facts.suppressed_banks:
         banks = ", ".join(sorted(facts.suppressed_banks))
         notes.append(f"a match in {banks} was suppressed by an allowlist")
+    if facts.low_quality:
+        notes.append(
+            f"NOT CHECKED by PDQ: {facts.low_quality} too flat to match (exact hashes only)"
+        )
     if 0 < facts.categorised < facts.size:
         waiting = facts.size - facts.categorised
         notes.append(f"{waiting} member{'s' if waiting != 1 else ''} not yet categorised")
