@@ -22,7 +22,7 @@ from bastion.cases.records import CaseRecord
 from bastion.config import Settings
 from bastion.hashing import hash_file
 from bastion.matching import Index
-from bastion.scan.engine import ScanPlan, local_engine, run_scan
+from bastion.scan.engine import ScanPlan, bank_versions, local_engine, run_scan
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store
 from tests.images import photo_like
@@ -154,7 +154,8 @@ def scan_into_case(
     index.restrict(list(case.banks))
     out = builder.scan_folder(case)
     paths = [str(path.resolve()) for path in sources]
-    run_scan(ScanPlan(paths, SourceOptions()), out, local_engine(1), index=index, settings=settings)
+    plan = ScanPlan(paths, SourceOptions(), bank_versions(Banks(store, actor="test"), index))
+    run_scan(plan, out, local_engine(1), index=index, settings=settings)
     return builder.add_scanned(case, paths, out)
 
 

@@ -88,3 +88,23 @@ def test_refusals_are_one_line_and_status_2(bastion: Invoke, banked: Path) -> No
     assert "absent" in publish.stderr
     for result in (missing_bank, again, unknown, scheme, publish):
         assert "Traceback" not in result.output
+
+
+def test_export_and_report_files(bastion: Invoke, banked: Path, tmp_path: Path) -> None:
+    bastion("case", "create", "op", str(banked), "--bank", "vic")
+    out = tmp_path / "op.json"
+    exported = bastion("case", "export", "op", "--format", "vics", "--out", str(out))
+    assert exported.exit_code == 0, exported.output
+    media = json.loads(out.read_text())["value"][0]["Media"]
+    assert len(media) == 5
+    assert next(m for m in media if m["RelativeFilePath"] == "b.jpg")["Category"] == 1
+    report = tmp_path / "report.html"
+    written = bastion("case", "report", "op", "--out", str(report))
+    assert written.exit_code == 0, written.output
+    assert "<svg" in report.read_text()
+    wrong = bastion("case", "export", "op", "--format", "csv", "--out", str(out))
+    assert wrong.exit_code == 2
+    unwritable = bastion("case", "report", "op", "--out", str(tmp_path / "no" / "such" / "r.html"))
+    assert unwritable.exit_code == 2
+    assert "cannot write" in unwritable.stderr
+    assert not list(tmp_path.glob("**/.*.partial"))

@@ -13,14 +13,25 @@ from rich.table import Table
 from bastion import audit
 from bastion.banks import Banks
 from bastion.cases.building import AddReport, CaseBuilder, open_case
+from bastion.cases.documents import ExportCounts, case_media, report_data
 from bastion.cases.publish import publish
 from bastion.cases.reading import CaseReader, CaseSummary
 from bastion.cases.records import CaseRecord
-from bastion.cli.common import load_settings, open_index, open_store, stderr, user_errors
+from bastion.cases.report import render_report
+from bastion.cli.common import (
+    atomic_output,
+    fail,
+    load_settings,
+    open_index,
+    open_store,
+    stderr,
+    user_errors,
+)
 from bastion.cli.outcome import exit_for, require_blocklist
-from bastion.cli.scan import bank_versions, scan_with_progress
+from bastion.cli.scan import scan_with_progress
 from bastion.config import Settings
-from bastion.scan.engine import ScanPlan
+from bastion.formats.vics import write_case_media
+from bastion.scan.engine import ScanPlan, bank_versions
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store
 
@@ -199,6 +210,45 @@ def clusters(
         )
     if page.after:
         stderr.print(f"next page: --after {page.after}", highlight=False)
+
+
+@case_app.command("export")
+def export(
+    name: NameArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The file to write.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="vics (VICS 2.0 JSON).")] = "vics",
+) -> None:
+    """The case's items with their categories, for Project VIC and Griffeye (exit 1: some
+    items could not be carried, counted by reason)."""
+    if format != "vics":
+        raise fail(f"unknown export format {format!r}; vics is the one there is")
+    settings = load_settings()
+    counts = ExportCounts()
+    with user_errors():
+        store = open_store(settings)
+        with atomic_output(out) as stream:
+            write_case_media(case_media(store, name, counts), stream, case_name=name)
+    stderr.print(f"{counts.written:,} items written to {escape(str(out))}", highlight=False)
+    for reason, count in counts.left_out.items():
+        stderr.print(
+            f"  [yellow]left out[/yellow] {escape(reason)}: {count:,} (no MD5 or SHA-1)",
+            highlight=False,
+        )
+    exit_for(sum(counts.left_out.values()))
+
+
+@case_app.command("report")
+def report(
+    name: NameArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
+) -> None:
+    """The case report: one self-contained HTML file (print it to PDF), no images of content."""
+    settings = load_settings()
+    with user_errors():
+        document = render_report(report_data(open_store(settings), name))
+        with atomic_output(out) as stream:
+            stream.write(document.encode())
+    stderr.print(f"report written to {escape(str(out))}", highlight=False)
 
 
 @case_app.command("publish")

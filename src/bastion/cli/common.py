@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, BinaryIO, TextIO
 
 import typer
 from rich.console import Console
@@ -81,6 +81,22 @@ def output_stream(path: Path | None) -> Iterator[TextIO]:
         stream = path.open("w", newline="")
     with stream:
         yield stream
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` only when complete: an export that
+    fails half-way leaves no half-written file a tool could take for the whole."""
+    temporary = path.with_name(f".{path.name}.partial")
+    with writable(f"--out {path}"):
+        stream = temporary.open("wb")
+    try:
+        with stream:
+            yield stream
+        with writable(f"--out {path}"):
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def require_paths(paths: Iterable[Path]) -> None:

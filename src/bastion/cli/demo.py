@@ -21,10 +21,10 @@ from bastion import audit
 from bastion.banks import Banks
 from bastion.cli.app import app
 from bastion.cli.common import load_settings, stderr
-from bastion.cli.scan import bank_versions, print_summary
+from bastion.cli.scan import print_summary
 from bastion.hashing import hash_file
 from bastion.matching import Index
-from bastion.scan.engine import ScanPlan, local_engine, run_scan
+from bastion.scan.engine import ScanPlan, bank_versions, local_engine, run_scan
 from bastion.scan.results import iter_rows
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store

@@ -38,34 +38,13 @@ from bastion.cli.progress import RateColumn
 from bastion.config import Settings
 from bastion.matching import Index
 from bastion.matching.match import VideoRule
-from bastion.scan.engine import ScanError, ScanPlan, local_engine, run_scan
+from bastion.scan.engine import ScanError, ScanPlan, bank_versions, local_engine, run_scan
 from bastion.scan.results import committed_rows
 from bastion.scan.sources import SourceKind, SourceOptions, count_items
 from bastion.signals.vpdq import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT
 
 #: The shell's status for a run stopped by Ctrl-C (128 + SIGINT).
 INTERRUPTED = 130
-
-
-def bank_versions(banks: Banks, index: Index) -> dict[str, Any]:
-    """What each bank held at scan time, for summary.json."""
-    versions: dict[str, Any] = {}
-    counts = index.entry_counts()
-    for bank_id, bank in index.banks.items():
-        last = banks.last_import(bank.name)
-        versions[bank.name] = {
-            "kind": str(bank.kind),
-            "entries": counts[bank_id],
-            "pdq_threshold": bank.pdq_threshold,
-            "last_import": None
-            if last is None
-            else {
-                "source": last.source,
-                "version": last.version,
-                "at": last.finished_at.isoformat(),
-            },
-        }
-    return versions
 
 
 @app.command("scan")

@@ -27,6 +27,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from bastion import __version__
+from bastion.banks import Banks
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.matching.index import Index
@@ -87,6 +88,27 @@ class ScanPlan:
         plan = asdict(self)
         plan["options"] = {k: str(v) if v is not None else None for k, v in plan["options"].items()}
         return plan
+
+
+def bank_versions(banks: Banks, index: Index) -> dict[str, Any]:
+    """What each bank held at scan time, for summary.json."""
+    versions: dict[str, Any] = {}
+    counts = index.entry_counts()
+    for bank_id, bank in index.banks.items():
+        last = banks.last_import(bank.name)
+        versions[bank.name] = {
+            "kind": str(bank.kind),
+            "entries": counts[bank_id],
+            "pdq_threshold": bank.pdq_threshold,
+            "last_import": None
+            if last is None
+            else {
+                "source": last.source,
+                "version": last.version,
+                "at": last.finished_at.isoformat(),
+            },
+        }
+    return versions
 
 
 @dataclass(frozen=True, slots=True)
