@@ -17,7 +17,7 @@ from PIL import Image
 
 from bastion import audit
 from bastion.banks import Banks
-from bastion.cases.building import AddReport, CaseBuilder
+from bastion.cases.building import VIDEO_FRAMES, AddReport, CaseBuilder
 from bastion.cases.records import CaseRecord
 from bastion.config import Settings
 from bastion.hashing import hash_file
@@ -154,7 +154,8 @@ def scan_into_case(
     index.restrict(list(case.banks))
     out = builder.scan_folder(case)
     paths = [str(path.resolve()) for path in sources]
-    plan = ScanPlan(paths, SourceOptions(), bank_versions(Banks(store, actor="test"), index))
+    versions = bank_versions(Banks(store, actor="test"), index)
+    plan = ScanPlan(paths, SourceOptions(), versions, video=VIDEO_FRAMES)
     run_scan(plan, out, local_engine(1), index=index, settings=settings)
     return builder.add_scanned(case, paths, out)
 

@@ -152,3 +152,16 @@ def test_clients_and_strangers_cannot_work_a_case(built: Built) -> None:
         work.claim(built.case.name, _camera_cluster(built), client)
     with pytest.raises(CaseNotFound):
         work.claim("no-such-case", 1, analyst(built.store, "alice"))
+
+
+def test_the_metadata_panel_names_the_generator_and_the_signer(built: Built) -> None:
+    alice = analyst(built.store, "alice")
+    work = Analysts(built.store, built.settings)
+    reader = CaseReader(built.store)
+    generated = reader.page(built.case.name, tier=Tier.GENERATED).clusters
+    details = [
+        work.metadata(built.case.name, card.first_item, alice, reveal=False) for card in generated
+    ]
+    assert details[0]["signer"]["common_name"] == "Case tests Signer"
+    assert details[1]["generator"] == "AUTOMATIC1111"
+    assert any("placeholder" in text for text in details[1]["provenance"]) is False

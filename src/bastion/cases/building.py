@@ -33,6 +33,7 @@ from bastion.cases.clusters import ClusterInput, cluster
 from bastion.cases.priority import ClusterFacts, ItemFacts, item_facts, place
 from bastion.cases.records import CaseError, CaseRecord, ClusterStatus, case_named
 from bastion.cases.schemes import CaseScheme, case_scheme
+from bastion.media.video import VideoOptions
 from bastion.pipeline import Status
 from bastion.scan.results import RESULTS, iter_rows
 from bastion.store import Store
@@ -87,6 +88,13 @@ _SCAN_COLUMNS = [
     "provenance_evidence",
 ]
 SCANS = "scans"
+#: Videos of a case are hashed at every frame, dropping each frame within 16
+#: bits of the last one kept.  One frame a second, the scan's default, samples
+#: two edits of a clip at different moments, and they no longer match (two
+#: edits of the test clip: 16% of frames at 1 fps, 100% at every frame).  A
+#: pruned frame is within 16 bits of a kept one, so a frame it would have
+#: matched within 15 bits still matches the kept one within 31.
+VIDEO_FRAMES = VideoOptions(interval=0.0, prune_bits=16)
 
 
 @dataclass(frozen=True, slots=True)

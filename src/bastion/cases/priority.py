@@ -62,6 +62,8 @@ _GENERATION_STRENGTH = {
 }
 #: Evidence strengths that make a camera claim (an estimate does not).
 _CLAIMS = set(_GENERATION_STRENGTH)
+#: What generator metadata and C2PA manifests say of who made a file, for the panel.
+_PROVENANCE_DETAILS = ("generator", "version", "models", "claim_generator", "signer")
 #: Room for cluster sizes in the sort key (no case holds a trillion items).
 _SIZE_ROOM = 10**12
 
@@ -139,9 +141,9 @@ def _details(evidence: list[dict[str, Any]]) -> dict[str, Any]:
         detail = e.get("detail") or {}
         if e.get("reader") == "exif":
             details.update(detail)
-        elif e.get("origin") in (*_GENERATED, Origin.AI_EDITED.value):
+        elif e.get("origin") in (*_GENERATED, Origin.AI_EDITED.value, Origin.CAMERA.value):
             details.setdefault("provenance", []).append(e.get("summary"))
-            for key in ("generator", "model", "model_hash", "software_agent", "signer"):
+            for key in _PROVENANCE_DETAILS:
                 if detail.get(key):
                     details.setdefault(key, detail[key])
     return details

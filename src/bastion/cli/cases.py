@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bastion import audit
 from bastion.banks import Banks
-from bastion.cases.building import AddReport, CaseBuilder, open_case
+from bastion.cases.building import VIDEO_FRAMES, AddReport, CaseBuilder, open_case
 from bastion.cases.documents import ExportCounts, case_media, report_data
 from bastion.cases.publish import publish
 from bastion.cases.reading import CaseReader, CaseSummary
@@ -110,7 +110,10 @@ def _add(store: Store, settings: Settings, case: CaseRecord, sources: list[Path]
         index.restrict(list(case.banks))
         out = builder.scan_folder(case)
         plan = ScanPlan(
-            paths, SourceOptions(), bank_versions(Banks(store, actor=builder.actor), index)
+            paths,
+            SourceOptions(),
+            bank_versions(Banks(store, actor=builder.actor), index),
+            video=VIDEO_FRAMES,
         )
     resume = (out / "scan.json").exists()  # a scan a kill interrupted
     summary = scan_with_progress(plan, out, index=index, settings=settings, resume=resume)
