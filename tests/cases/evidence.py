@@ -8,11 +8,9 @@ resized versions of it are its near-duplicates.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import c2pa
 from PIL import Image
 
 from bastion import audit
@@ -26,7 +24,7 @@ from bastion.scan.engine import ScanPlan, bank_versions, local_engine, run_scan
 from bastion.scan.sources import SourceOptions
 from bastion.store import Store
 from tests.images import photo_like
-from tests.provenance.test_c2pa_signing import IPTC, SigningCA
+from tests.provenance.test_c2pa_signing import SigningCA
 
 A1111 = (
     "placeholder words\nSteps: 20, Sampler: Euler a, Seed: 1, Model hash: 0123456789, Model: base"
@@ -75,20 +73,6 @@ def a1111_png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def c2pa_signed(ca: SigningCA, image: Image.Image, source_type: str) -> bytes:
-    """``image`` as a JPEG with a C2PA manifest naming ``source_type``, signed by ``ca``."""
-    action = {"action": "c2pa.created", "digitalSourceType": IPTC + source_type}
-    manifest = {
-        "claim_generator_info": [{"name": "bastion-tests", "version": "1"}],
-        "title": "placeholder",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [action]}}],
-    }
-    out = io.BytesIO()
-    builder = c2pa.Builder(json.dumps(manifest))
-    builder.sign(ca.signer, "image/jpeg", io.BytesIO(jpeg(image)), out)
-    return out.getvalue()
-
-
 @dataclass
 class Evidence:
     """Where each kind of file was written (its folder is the evidence to scan)."""
@@ -124,9 +108,9 @@ def write_evidence(folder: Path, ca: SigningCA) -> Evidence:
         plain=put("plain.jpg", jpeg(picture(2))),
         known_categorised=put("known-1.jpg", jpeg(picture(3))),
         known_uncategorised=put("known-2.jpg", jpeg(picture(4))),
-        verified=put("verified.jpg", c2pa_signed(ca, picture(5), "trainedAlgorithmicMedia")),
+        verified=put("verified.jpg", ca.sign("trainedAlgorithmicMedia", jpeg(picture(5)))),
         declared=put("declared.png", a1111_png(picture(6))),
-        capture=put("capture.jpg", c2pa_signed(ca, picture(7), "digitalCapture")),
+        capture=put("capture.jpg", ca.sign("digitalCapture", jpeg(picture(7)))),
         broken=put("broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg"),
     )
 

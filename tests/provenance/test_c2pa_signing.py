@@ -84,7 +84,8 @@ class SigningCA:
     root: x509.Certificate
     signer: c2pa.Signer
 
-    def sign(self, source_type: str) -> bytes:
+    def sign(self, source_type: str, image: bytes | None = None) -> bytes:
+        """``image`` (a JPEG; by default a generated one) with a manifest naming ``source_type``."""
         action = {"action": "c2pa.created", "digitalSourceType": IPTC + source_type}
         manifest = {
             "claim_generator_info": [{"name": "bastion-tests", "version": "1"}],
@@ -92,7 +93,8 @@ class SigningCA:
             "assertions": [{"label": "c2pa.actions", "data": {"actions": [action]}}],
         }
         out = io.BytesIO()
-        c2pa.Builder(json.dumps(manifest)).sign(self.signer, "image/jpeg", io.BytesIO(jpeg()), out)
+        source = io.BytesIO(image if image is not None else jpeg())
+        c2pa.Builder(json.dumps(manifest)).sign(self.signer, "image/jpeg", source, out)
         return out.getvalue()
 
 
