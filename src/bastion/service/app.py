@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bastion import __version__
 from bastion.accounts import Principal
 from bastion.config import Settings
-from bastion.service import errors, hma, ui, v1
+from bastion.service import case_ui, errors, hma, ui, v1
 from bastion.service.errors import ApiError
 from bastion.service.fetch import Fetcher
 from bastion.service.limits import BodyLimit, Timeout
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(v1.router)
     app.include_router(hma.router)
     app.include_router(ui.router)
+    app.include_router(case_ui.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _documentation(app)
     _declare_credentials(app)

@@ -1,4 +1,4 @@
-"""What one serving process holds: the store, the match index, the queue.
+"""What one serving process holds: the store, the match index, the queue, the cases.
 
 The index is loaded in the background when the process starts (``/status``
 answers 503 until it is) and then kept current by a thread that applies the
@@ -14,6 +14,8 @@ import threading
 import time
 
 from bastion.accounts import Accounts
+from bastion.cases.analysts import Analysts
+from bastion.cases.reading import CaseReader
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.exchanges.schedule import ExchangeScheduler
@@ -41,6 +43,8 @@ class ServiceState:
         self.store = store
         self.accounts = Accounts(store)
         self.queue = ReviewQueue(store, settings)
+        self.cases = Analysts(store, settings)
+        self.case_reader = CaseReader(store)
         self.rate_limiter = RateLimiter(settings.rate_limit)
         self.logins = LoginThrottle()
         self._index: Index | None = None
