@@ -19,7 +19,9 @@ from sqlalchemy import select
 from bastion import audit
 from bastion.cases.priority import Tier
 from bastion.cases.reading import CaseReader, ClusterCard
+from bastion.cases.schemes import NCMEC, PROJECT_VIC, case_scheme
 from bastion.review.vault import new_key
+from bastion.service.case_ui import category_keys
 from bastion.store.models import CaseEvent, User
 from tests.cases.conftest import Built, built, ca, case_settings  # noqa: F401 (fixtures)
 from tests.service.conftest import Service, csrf_in, start_service
@@ -220,7 +222,7 @@ def test_a_decision_categorises_every_member_and_undo_restores(case_ui: CaseUI) 
     reader = CaseReader(case_ui.built.store)
     name = case_ui.built.case.name
     held = client.post(f"{case_ui.url}/clusters/{card.id}/claim", data={"csrf_token": token})
-    assert 'data-key="2"' in held.text  # the scheme's categories on digit keys
+    assert 'value="projectvic:2" data-key="2"' in held.text  # Project VIC's codes are the keys
     decided = client.post(
         f"{case_ui.url}/clusters/{card.id}/decide",
         data={"csrf_token": token, "category": "projectvic:2"},
@@ -238,6 +240,13 @@ def test_a_decision_categorises_every_member_and_undo_restores(case_ui: CaseUI) 
     assert detail.card.status == "open"
     assert {m.category for m in detail.members} == {None}
     assert "Undo the last decision" not in undone.text
+
+
+def test_digit_keys_are_the_codes_of_project_vic_else_positions() -> None:
+    assert [key for key, _ in category_keys(PROJECT_VIC.categories)] == list("01234")
+    assert [key for key, _ in category_keys(NCMEC.categories)] == list("1234")
+    custom = case_scheme("custom", [f"tag-{n}" for n in range(11)]).categories
+    assert [key for key, _ in category_keys(custom)] == [*"123456789", "", ""]
 
 
 def test_an_unknown_category_is_refused(case_ui: CaseUI) -> None:

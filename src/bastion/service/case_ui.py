@@ -16,6 +16,7 @@ whole case); its thumbnails are separate requests for protected JPEGs.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -27,6 +28,7 @@ from bastion.cases.building import open_case
 from bastion.cases.priority import Tier
 from bastion.cases.reading import ClusterDetail
 from bastion.cases.records import CaseError, CaseNotFound, ClusterStatus
+from bastion.cases.schemes import Category
 from bastion.review.items import Reveal
 from bastion.service.errors import ApiError
 from bastion.service.params import RowId
@@ -37,7 +39,7 @@ router = APIRouter(prefix="/ui/cases", include_in_schema=False)
 
 #: A case's name in a path (``CaseBuilder.create`` allows 1-64 characters).
 CaseName = Annotated[str, Path(min_length=1, max_length=64)]
-#: Category buttons get the digit keys 1..9, in the scheme's order.
+#: Category buttons get the digit keys 1..9 in the scheme's order (unless their codes are digits).
 DIGITS = "123456789"
 
 
@@ -59,6 +61,16 @@ def case_url(name: str, *parts: object) -> str:
 def _jpeg_uri(picture: bytes) -> str:
     """A revealed picture inline, so the request that records the reveal delivers it."""
     return "data:image/jpeg;base64," + base64.b64encode(picture).decode()
+
+
+def category_keys(categories: Sequence[Category]) -> list[tuple[str, Category]]:
+    """Each category's digit key: its own code where the scheme's codes are digits
+    (Project VIC's 0-4: key 1 must mean category 1, not the first button), else
+    1..9 in the scheme's order (a tenth category and after have none)."""
+    codes = [category.label.partition(":")[2] for category in categories]
+    if len(set(codes)) == len(codes) and all(len(code) == 1 and code.isdigit() for code in codes):
+        return list(zip(codes, categories, strict=True))
+    return [(DIGITS[n] if n < len(DIGITS) else "", c) for n, c in enumerate(categories)]
 
 
 def _is_htmx(request: Request) -> bool:
@@ -164,7 +176,7 @@ def _cluster_page(
         more_members=card.size - len(detail.members),
         held=card.status == ClusterStatus.CLAIMED and card.claimed_by == who.name,
         decided=any(m.decision_id is not None for m in detail.members),
-        categories=[(DIGITS[n] if n < len(DIGITS) else "", c) for n, c in enumerate(categories)],
+        categories=category_keys(categories),
         revealed=dict([revealed]) if revealed else {},
         chosen_id=chosen,
         metadata=metadata,
