@@ -66,6 +66,7 @@ def test_open_a_cluster_claim_reveal_categorise_undo(
         page.get_by_role("link", name=name).click()
         expect(page).to_have_url(home)
         expect(page.get_by_role("heading", name=f"Case {name}")).to_be_visible()
+        expect(page.locator("#undecided-1")).to_have_text("2")  # the counts, loaded after
         thumbnail = page.get_by_alt_text(f"Cluster {first.id}, blurred and in greyscale")
         expect(thumbnail).to_have_js_property("complete", True)
         assert thumbnail.evaluate("image => image.naturalWidth") > 0  # the server's JPEG

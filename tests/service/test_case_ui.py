@@ -90,9 +90,6 @@ def _events(case_ui: CaseUI) -> list[tuple[str, str, int | None]]:
 
 def test_the_grid_lists_clusters_in_priority_order_with_their_reasons(case_ui: CaseUI) -> None:
     client, _ = case_ui.analyst("ana")
-    listing = client.get("/ui/cases")
-    assert listing.status_code == 200
-    assert f'href="{case_ui.url}"' in listing.text
     page = client.get(case_ui.url)
     assert page.status_code == 200
     cards = case_ui.cards()
@@ -103,8 +100,31 @@ def test_the_grid_lists_clusters_in_priority_order_with_their_reasons(case_ui: C
         assert card.reason in page.text
         assert f'src="{case_ui.url}/items/{card.first_item}/image"' in page.text
     assert Tier.GENERATED.title in page.text
-    assert "Not checked: 1 item" in page.text  # the unreadable file is said, not hidden
     assert "Next page" not in page.text  # ten items: one page
+    assert f'hx-get="{case_ui.url}/summary"' in page.text  # the counts come next
+
+
+def test_the_counts_by_tier_say_what_was_not_checked(case_ui: CaseUI) -> None:
+    client, _ = case_ui.analyst("ana")
+    part = client.get(f"{case_ui.url}/summary", headers=HTMX)
+    assert part.text.lstrip().startswith('<div id="summary">')
+    undecided = re.findall(r'<td id="undecided-(\d)">(\d+)</td>', part.text)
+    assert [(int(tier), int(count)) for tier, count in undecided] == [
+        (1, 2),
+        (2, 2),
+        (3, 1),
+        (4, 2),
+        (5, 1),
+    ]
+    assert "Not checked: 1 item" in part.text  # the unreadable file is said, not hidden
+    page = client.get(f"{case_ui.url}/summary")
+    assert "<h1>Case op-test: counts</h1>" in page.text
+    assert "Not checked: 1 item" in page.text
+    listing = client.get("/ui/cases")
+    assert f'href="{case_ui.url}"' in listing.text
+    brief = client.get(f"{case_ui.url}/summary", params={"brief": 1}, headers=HTMX).text
+    assert "10 items · <strong" in brief
+    assert "8 of 8 clusters undecided" in brief
 
 
 def test_pages_follow_the_cursor_and_the_filters(case_ui: CaseUI) -> None:

@@ -10,7 +10,7 @@ from static JavaScript (``review.js`` clicks ``data-key`` buttons,
 ``cases.js`` adds the member keys), and pictures protected on the server.
 
 The grid page reads one page of clusters per request (keyset, never the
-whole case); its thumbnails are separate requests for protected JPEGs.
+whole case); its thumbnails, and its counts by tier, are separate requests.
 """
 
 from __future__ import annotations
@@ -82,10 +82,9 @@ def _is_htmx(request: Request) -> bool:
 
 @router.get("")
 def cases_page(request: Request, who: Analyst) -> HTMLResponse:
-    """Every case, with its items, unchecked items and undecided clusters."""
-    reader = state_of(request).case_reader
-    summaries = [reader.summary(name) for name in reader.names()]
-    return _page(request, "cases.html", who, summaries=summaries, case_url=case_url)
+    """Every case; each one's counts load after the page (see :func:`summary_part`)."""
+    names = state_of(request).case_reader.names()
+    return _page(request, "cases.html", who, names=names, case_url=case_url)
 
 
 @router.get("/{name}")
@@ -98,10 +97,9 @@ def case_page(
     tier: Tier | None = None,
     none_free: bool = False,
 ) -> HTMLResponse:
-    """The summary by tier, then one page of cluster cards in priority order."""
-    reader = state_of(request).case_reader
-    summary = reader.summary(name)
-    page = reader.page(name, after=after, tier=tier, undecided=undecided)
+    """One page of cluster cards in priority order: one keyset read, whatever the
+    case's size; the counts by tier load after it."""
+    page = state_of(request).case_reader.page(name, after=after, tier=tier, undecided=undecided)
     filters = {"tier": int(tier) if tier else None, "undecided": 1 if undecided else None}
     kept = {key: value for key, value in filters.items() if value is not None}
     more = urlencode({**kept, "after": page.after}) if page.after else None
@@ -109,7 +107,7 @@ def case_page(
         request,
         "case.html",
         who,
-        summary=summary,
+        case_name=name,
         page=page,
         tiers=list(Tier),
         tier=tier,
@@ -120,6 +118,20 @@ def case_page(
         none_free=none_free,
         home=case_url(name),
     )
+
+
+@router.get("/{name}/summary")
+def summary_part(
+    request: Request, who: Analyst, name: CaseName, brief: bool = False
+) -> HTMLResponse:
+    """The case's counts by tier and its items not checked: a part the grid (or,
+    ``brief``, the list of cases) loads once it is shown, because
+    :meth:`CaseReader.summary` counts every item of the case (about a second at a
+    million items on SQLite); without HTMX, a page of its own."""
+    summary = state_of(request).case_reader.summary(name)
+    part = _is_htmx(request)
+    template = "case_summary.html" if part else "case_summary_page.html"
+    return _page(request, template, who, summary=summary, brief=brief and part, home=case_url(name))
 
 
 @router.post("/{name}/claim-next")
