@@ -22,7 +22,7 @@ from bastion.cases.reading import CaseReader, ClusterCard
 from bastion.cases.schemes import NCMEC, PROJECT_VIC, case_scheme
 from bastion.review.vault import new_key
 from bastion.service.case_ui import category_keys
-from bastion.store.models import CaseEvent, User
+from bastion.store.models import CaseEvent, LoginSession, User
 from tests.cases.conftest import Built, built, ca, case_settings  # noqa: F401 (fixtures)
 from tests.service.conftest import Service, csrf_in, start_service
 
@@ -197,6 +197,15 @@ def test_claim_then_reveal_is_recorded(case_ui: CaseUI) -> None:
     assert part.status_code == 200
     assert part.text.lstrip().startswith(f'<div id="media-{camera.id}"')  # one member's part
     assert _revealed(part.text).mode == "RGB"
+    again = client.post(
+        f"{case_ui.url}/items/{camera.id}/reveal",
+        data={"csrf_token": token, "cluster": card.id},
+        headers=HTMX,
+    )
+    assert again.status_code == 200
+    with case_ui.built.store.sessions() as session:
+        counted = session.execute(select(LoginSession.reveals)).scalars().all()
+    assert counted == [1]  # one image revealed this login, towards the break suggestion
 
     coarse = client.get(f"{case_ui.url}/clusters/{card.id}", params={"member": camera.id})
     assert "SN-0001" not in coarse.text
@@ -211,6 +220,7 @@ def test_claim_then_reveal_is_recorded(case_ui: CaseUI) -> None:
 
     assert _events(case_ui) == [
         ("ana", "claim", None),
+        ("ana", "reveal", camera.id),
         ("ana", "reveal", camera.id),
         ("ana", "reveal-metadata", camera.id),
     ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bastion import audit
@@ -35,6 +35,7 @@ from bastion.cases.records import (
 from bastion.config import Settings
 from bastion.review.items import Reveal
 from bastion.review.render import render_item
+from bastion.review.viewing import count_reveal
 from bastion.store import Store
 from bastion.store.bulk import one_of
 from bastion.store.models import CaseCluster, CaseDecision, CaseEvent, CaseItem
@@ -271,11 +272,16 @@ class Analysts:
         The protected view is for anyone who works the case; a reveal needs the
         cluster claimed (or the permission to see every item)."""
         _require(who)
-        with self.store.transaction() as session:
+        # The protected view writes nothing: a grid's thumbnails never queue
+        # behind each other for the store's write lock.
+        opened = self.store.sessions() if reveal is None else self.store.transaction()
+        with opened as session:
             case = case_named(session, case_name)
             item = _item(session, case, item_id)
             if reveal is not None:
                 self._may_reveal(session, case, item, who)
+                if not _revealed_before(session, item, who):
+                    count_reveal(session, who)
                 _event(session, case, who, "reveal", item.cluster_id, item.id, detail=reveal.value)
                 audit.record(
                     session,
@@ -328,6 +334,20 @@ def _withheld(key: str, value: Any) -> Any:
     if key in ("serial", "captured_at", "make", "model"):
         return "(reveal to see)"
     return value
+
+
+def _revealed_before(session: Session, item: CaseItem, who: Principal) -> bool:
+    return bool(
+        session.execute(
+            select(
+                exists().where(
+                    CaseEvent.item_id == item.id,
+                    CaseEvent.user_id == who.id,
+                    CaseEvent.action == "reveal",
+                )
+            )
+        ).scalar_one()
+    )
 
 
 def _require(who: Principal) -> None:

@@ -196,6 +196,11 @@ class Placement:
         return (int(self.tier) * 2 + self.sub) * _SIZE_ROOM + room
 
 
+def tier_keys(tier: Tier) -> tuple[int, int]:
+    """The range of order keys (``Placement.sort_key``) of one tier's clusters."""
+    return int(tier) * 2 * _SIZE_ROOM, (int(tier) + 1) * 2 * _SIZE_ROOM
+
+
 def place(facts: ClusterFacts, scheme: CaseScheme) -> Placement:
     """The cluster's tier and the reason, in words an analyst can check."""
     size = f"{facts.size} item{'s' if facts.size != 1 else ''}"

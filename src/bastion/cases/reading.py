@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Integer, func, select, tuple_
 
-from bastion.cases.priority import Tier
-from bastion.cases.records import CaseError, CaseRecord, ClusterStatus, case_named
+from bastion.cases.priority import Tier, tier_keys
+from bastion.cases.records import CaseError, CaseNotFound, CaseRecord, ClusterStatus, case_named
 from bastion.store import Store
 from bastion.store.models import Case, CaseCluster, CaseItem, CaseSource, User
 
@@ -197,7 +197,9 @@ class CaseReader:
             if after:
                 query = query.where(tuple_(CaseCluster.sort_key, CaseCluster.id) > _cursor(after))
             if tier is not None:
-                query = query.where(CaseCluster.tier == int(tier))
+                # A tier is a range of the order key: the index seeks to it.
+                low, high = tier_keys(tier)
+                query = query.where(CaseCluster.sort_key >= low, CaseCluster.sort_key < high)
             if undecided:
                 query = query.where(CaseCluster.status != ClusterStatus.DECIDED)
             rows = session.execute(
@@ -213,7 +215,7 @@ class CaseReader:
             case = case_named(session, name)
             row = session.execute(_cards().where(CaseCluster.id == cluster_id)).first()
             if row is None or row.case_id != case.id:
-                raise CaseError(f"case {name} has no cluster {cluster_id}")
+                raise CaseNotFound(f"case {name} has no cluster {cluster_id}")
             members = [
                 _member(item)
                 for item in session.execute(

@@ -49,7 +49,7 @@ class Viewing(ItemAccess):
                     session, who.actor, "review.reveal", f"item:{item_id}", mode=reveal.value
                 )
                 if first:
-                    count = _count_reveal(session, who)
+                    count = count_reveal(session, who)
             sealed = Sealed(stored.key_id, stored.blob)
         return self.vault.open(item_id, sealed), count
 
@@ -85,7 +85,9 @@ def _done(session: Session, item_id: int, who: Principal, action: str) -> bool:
     )
 
 
-def _count_reveal(session: Session, who: Principal) -> int:
+def count_reveal(session: Session, who: Principal) -> int:
+    """One more image revealed this login (the break suggestion counts them,
+    whether revealed in the review queue or in a case); the new count."""
     if who.session_id is None:
         return 0
     return int(

@@ -27,7 +27,7 @@ from bastion.accounts import Principal
 from bastion.cases.building import open_case
 from bastion.cases.priority import Tier
 from bastion.cases.reading import ClusterDetail
-from bastion.cases.records import CaseError, CaseNotFound, ClusterStatus
+from bastion.cases.records import ClusterStatus
 from bastion.cases.schemes import Category
 from bastion.review.items import Reveal
 from bastion.service.errors import ApiError
@@ -147,14 +147,7 @@ def claim_next(request: Request, who: Analyst, name: CaseName) -> Response:
 
 
 def _cluster(request: Request, name: str, cluster_id: int) -> ClusterDetail:
-    try:
-        return state_of(request).case_reader.cluster(name, cluster_id)
-    except CaseNotFound:
-        raise
-    except CaseError as exc:
-        # CaseReader.cluster says "no such cluster" with CaseError's 400; for a
-        # page that is "not found", as Analysts says it (CaseNotFound).
-        raise CaseNotFound(str(exc)) from None
+    return state_of(request).case_reader.cluster(name, cluster_id)
 
 
 def _cluster_page(
