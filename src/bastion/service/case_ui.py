@@ -33,7 +33,7 @@ from bastion.review.items import Reveal
 from bastion.service.errors import ApiError
 from bastion.service.params import RowId
 from bastion.service.security import Reviewer, state_of
-from bastion.service.ui import _page
+from bastion.service.ui import render_page
 
 router = APIRouter(prefix="/ui/cases", include_in_schema=False)
 
@@ -84,7 +84,7 @@ def _is_htmx(request: Request) -> bool:
 def cases_page(request: Request, who: Analyst) -> HTMLResponse:
     """Every case; each one's counts load after the page (see :func:`summary_part`)."""
     names = state_of(request).case_reader.names()
-    return _page(request, "cases.html", who, names=names, case_url=case_url)
+    return render_page(request, "cases.html", who, names=names, case_url=case_url)
 
 
 @router.get("/{name}")
@@ -103,7 +103,7 @@ def case_page(
     filters = {"tier": int(tier) if tier else None, "undecided": 1 if undecided else None}
     kept = {key: value for key, value in filters.items() if value is not None}
     more = urlencode({**kept, "after": page.after}) if page.after else None
-    return _page(
+    return render_page(
         request,
         "case.html",
         who,
@@ -131,7 +131,9 @@ def summary_part(
     summary = state_of(request).case_reader.summary(name)
     part = _is_htmx(request)
     template = "case_summary.html" if part else "case_summary_page.html"
-    return _page(request, template, who, summary=summary, brief=brief and part, home=case_url(name))
+    return render_page(
+        request, template, who, summary=summary, brief=brief and part, home=case_url(name)
+    )
 
 
 @router.post("/{name}/claim-next")
@@ -170,7 +172,7 @@ def _cluster_page(
     chosen = member or detail.members[0].id
     metadata = exact if exact is not None else state.cases.metadata(name, chosen, who, reveal=False)
     categories = open_case(state.store, name).scheme.categories
-    return _page(
+    return render_page(
         request,
         "case_cluster.html",
         who,
@@ -260,7 +262,7 @@ def reveal(
     picture = _jpeg_uri(state_of(request).cases.image(name, item_id, who, Reveal.FULL))
     if _is_htmx(request):
         context: dict[str, Any] = {"home": case_url(name), "member_id": item_id, "image": picture}
-        return _page(request, "case_media.html", who, **context)
+        return render_page(request, "case_media.html", who, **context)
     return _cluster_page(request, who, name, cluster, revealed=(item_id, picture))
 
 
@@ -277,4 +279,4 @@ def reveal_metadata(
     if not _is_htmx(request):
         return _cluster_page(request, who, name, cluster, member=item_id, exact=metadata)
     context = {"home": case_url(name), "chosen_id": item_id, "metadata": metadata, "exact": True}
-    return _page(request, "case_metadata.html", who, **context)
+    return render_page(request, "case_metadata.html", who, **context)

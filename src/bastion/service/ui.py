@@ -49,7 +49,7 @@ NOT_ABUSIVE = Decision.NOT_ABUSIVE.value
 VIEWS = {"protected": None, "colour": Reveal.COLOUR, "sharp": Reveal.SHARP, "full": Reveal.FULL}
 
 
-def _page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
+def render_page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
     state = state_of(request)
     reveals = state.queue.reveals_this_login(who) if who is not None else 0
     return templates.TemplateResponse(
@@ -145,7 +145,7 @@ def queue_page(
     """The queue; after a decision, what was decided and a moment to undo it."""
     state = state_of(request)
     done = state.queue.undoable(decided, who) if decided is not None else None
-    return _page(
+    return render_page(
         request,
         "queue.html",
         who,
@@ -184,7 +184,7 @@ def _shown(request: Request, who: Principal, item: Item, view: str) -> dict[str,
 def _item_page(request: Request, who: Principal, item: Item, view: str) -> HTMLResponse:
     shown = _shown(request, who, item, view)
     known = state_of(request).queue.context(item.id, who)
-    return _page(
+    return render_page(
         request,
         "item.html",
         who,
@@ -212,7 +212,7 @@ def reveal(
     item = state_of(request).queue.get(item_id, who)
     shown = _shown(request, who, item, view)
     if request.headers.get("hx-request"):
-        return _page(request, "_media.html", who, oob=True, **shown)
+        return render_page(request, "_media.html", who, oob=True, **shown)
     return _item_page(request, who, item, view)
 
 
@@ -258,7 +258,7 @@ EXCHANGE_COUNTS = ("fetched", "added", "updated", "withdrawn", "restored", "reje
 def _exchange_row(
     request: Request, who: Principal, info: ExchangeInfo, problem: str | None = None
 ) -> HTMLResponse:
-    return _page(
+    return render_page(
         request, "_exchange_row.html", who, info=info, counts=EXCHANGE_COUNTS, problem=problem
     )
 
@@ -267,7 +267,7 @@ def _exchange_row(
 def exchanges_page(request: Request, who: Curator) -> HTMLResponse:
     """Every exchange: its API and bank, how its last sync ended, and (admins) sync now."""
     found = Exchanges(state_of(request).store, actor=who.actor).list()
-    return _page(request, "exchanges.html", who, exchanges=found, counts=EXCHANGE_COUNTS)
+    return render_page(request, "exchanges.html", who, exchanges=found, counts=EXCHANGE_COUNTS)
 
 
 @router.get("/exchanges/{name}/row")
