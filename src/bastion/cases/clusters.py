@@ -344,8 +344,10 @@ def brute_force_clusters(
     codes = data.pdq[linkable]
     for number, row in enumerate(linkable.tolist()):
         later = codes[number + 1 :]
-        distances = sum(np.bitwise_count(later[:, w] ^ codes[number, w]) for w in range(4))
-        for other in linkable[number + 1 :][np.asarray(distances) <= pdq_radius].tolist():
+        distances = np.zeros(len(later), dtype=np.uint16)  # 256 does not fit a popcount's uint8
+        for word in range(4):
+            distances += np.bitwise_count(later[:, word] ^ codes[number, word])
+        for other in linkable[number + 1 :][distances <= pdq_radius].tolist():
             union(row, other)
     features = {row: parse_vpdq(text) for row, text in data.videos.items()}
     for a, b in combinations(sorted(features), 2):
