@@ -222,6 +222,13 @@ def test_errors_and_skips_stay_alone(index_path: str) -> None:
         ),
         # One frame repeated counts once: 1 of 2 distinct frames (50%), 1 of 10 back.
         pytest.param(_frames([FRAMES[0]] * 9 + OTHER[:1]), False, id="repeated-frame"),
+        # Each of 4 frames is near 2 frames of the other video: 4 of 10 found (40%),
+        # 8 of 18 back (44%).
+        pytest.param(
+            _frames([_flip(f, [bit]) for f in FRAMES[:4] for bit in (1, 2)] + OTHER),
+            False,
+            id="frame-near-several",
+        ),
         pytest.param(_frames(OTHER), False, id="unrelated"),
     ],
 )

@@ -216,13 +216,12 @@ def _first_of_equal(words: NDArray[np.uint64]) -> NDArray[np.intp]:
     """For each row of ``words``, the smallest row holding the same words (found by sorting)."""
     if not len(words):
         return np.zeros(0, dtype=np.intp)
-    order = np.lexsort(words.T[::-1])
+    order = np.lexsort(words.T[::-1])  # stable: equal words keep their row order
     ordered = words[order]
     starts = np.ones(len(order), dtype=np.bool_)
     starts[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    firsts = np.minimum.reduceat(order, np.flatnonzero(starts))
     representative = np.empty(len(order), dtype=np.intp)
-    representative[order] = firsts[np.cumsum(starts) - 1]
+    representative[order] = order[starts][np.cumsum(starts) - 1]
     return representative
 
 
