@@ -281,7 +281,7 @@ def test_from_rows_decodes_hashes_and_masks() -> None:
 )
 def test_a_hash_that_is_not_hex_is_refused(field: str, value: str) -> None:
     rows = [_image(0, A), _image(1, A, **{field: value})]
-    with pytest.raises(InvalidSignal, match=f"item 1: .* {value!r} is not 64 hex digits"):
+    with pytest.raises(InvalidSignal, match=f"item 1: {field} {value!r} is not 64 hex digits"):
         ClusterInput.from_rows(rows)
 
 
