@@ -56,8 +56,8 @@ _COLUMNS_SCHEMA = pa.schema([SCHEMA.field(name) for name in COLUMNS])
 BATCH_ROWS = 65_536
 #: Queries per multi-index batch: bounds the per-query results held at once.
 SEARCH_BATCH = 16_384
-SHA256_BYTES = 32
-PDQ_BYTES = 32
+#: A SHA-256 and a PDQ hash are both 256 bits.
+HASH_BYTES = 32
 
 Edges = tuple[NDArray[np.int64], NDArray[np.int64]]
 
@@ -102,16 +102,17 @@ class ClusterInput:
 
     @classmethod
     def _from_batches(cls, batches: Iterable[pa.RecordBatch]) -> ClusterInput:
-        sha256: list[NDArray[np.uint8]] = []
-        has_sha256: list[NDArray[np.bool_]] = []
-        pdq: list[NDArray[np.uint64]] = []
-        pdq_linkable: list[NDArray[np.bool_]] = []
+        # Each list starts with no rows, so that a case of no batches concatenates too.
+        sha256: list[NDArray[np.uint8]] = [np.zeros((0, HASH_BYTES), dtype=np.uint8)]
+        has_sha256: list[NDArray[np.bool_]] = [np.zeros(0, dtype=np.bool_)]
+        pdq: list[NDArray[np.uint64]] = [np.zeros((0, 4), dtype=np.uint64)]
+        pdq_linkable: list[NDArray[np.bool_]] = [np.zeros(0, dtype=np.bool_)]
         videos: dict[int, str] = {}
         first_row = 0
         for batch in batches:
             hashed = _as_bools(pc.equal(batch.column("status"), "hashed"))
-            digests, has_digest = _hex_column(batch.column("sha256"), SHA256_BYTES, first_row)
-            codes, has_code = _hex_column(batch.column("pdq"), PDQ_BYTES, first_row)
+            digests, has_digest = _hex_column(batch, "sha256", first_row)
+            codes, has_code = _hex_column(batch, "pdq", first_row)
             low_quality = _as_bools(batch.column("low_quality"))
             has_digest &= hashed
             digests[~has_digest] = 0
@@ -125,10 +126,10 @@ class ClusterInput:
                 videos[first_row + int(row)] = text
             first_row += batch.num_rows
         return cls(
-            sha256=np.concatenate(sha256) if sha256 else np.zeros((0, SHA256_BYTES), np.uint8),
-            has_sha256=np.concatenate(has_sha256) if has_sha256 else np.zeros(0, np.bool_),
-            pdq=np.concatenate(pdq) if pdq else np.zeros((0, 4), np.uint64),
-            pdq_linkable=np.concatenate(pdq_linkable) if pdq_linkable else np.zeros(0, np.bool_),
+            sha256=np.concatenate(sha256),
+            has_sha256=np.concatenate(has_sha256),
+            pdq=np.concatenate(pdq),
+            pdq_linkable=np.concatenate(pdq_linkable),
             videos=videos,
         )
 
@@ -147,15 +148,16 @@ for _digit, _char in enumerate("0123456789abcdef"):
 
 
 def _hex_column(
-    column: pa.Array, width: int, first_row: int
+    batch: pa.RecordBatch, name: str, first_row: int
 ) -> tuple[NDArray[np.uint8], NDArray[np.bool_]]:
-    """(N, width) bytes of a column of hex strings, and which rows have one.
+    """(N, 32) bytes of a column of 256-bit hashes in hex, and which rows have one.
 
     Null and empty strings are absent (all-zero bytes); anything else must be
-    ``2 * width`` hex digits - a results file that says otherwise is not
-    clustered on a guess.
+    64 hex digits - a results file that says otherwise is not clustered on a
+    guess.
     """
-    digits = 2 * width
+    column = batch.column(name)
+    digits = 2 * HASH_BYTES
     present = _as_bools(pc.utf8_length(column))
     filled = pc.if_else(present, column, pa.scalar("0" * digits))
     lengths = pc.utf8_length(filled).to_numpy(zero_copy_only=False)
@@ -168,7 +170,6 @@ def _hex_column(
         nibbles[right_length] = _NIBBLES[chars.reshape(-1, digits)]
     wrong = np.flatnonzero((nibbles == 255).any(axis=1))
     if len(wrong):
-        name = "SHA-256" if width == SHA256_BYTES else "PDQ hash"
         value = str(column[int(wrong[0])])[:80]
         raise InvalidSignal(
             f"item {first_row + int(wrong[0])}: {name} {value!r} is not {digits} hex digits"
@@ -216,13 +217,12 @@ def _first_of_equal(words: NDArray[np.uint64]) -> NDArray[np.intp]:
     """For each row of ``words``, the smallest row holding the same words (found by sorting)."""
     if not len(words):
         return np.zeros(0, dtype=np.intp)
-    order = np.lexsort(words.T[::-1])
+    order = np.lexsort(words.T[::-1])  # stable: equal words keep their row order
     ordered = words[order]
     starts = np.ones(len(order), dtype=np.bool_)
     starts[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    firsts = np.minimum.reduceat(order, np.flatnonzero(starts))
     representative = np.empty(len(order), dtype=np.intp)
-    representative[order] = firsts[np.cumsum(starts) - 1]
+    representative[order] = order[starts][np.cumsum(starts) - 1]
     return representative
 
 
@@ -344,8 +344,10 @@ def brute_force_clusters(
     codes = data.pdq[linkable]
     for number, row in enumerate(linkable.tolist()):
         later = codes[number + 1 :]
-        distances = sum(np.bitwise_count(later[:, w] ^ codes[number, w]) for w in range(4))
-        for other in linkable[number + 1 :][np.asarray(distances) <= pdq_radius].tolist():
+        distances = np.zeros(len(later), dtype=np.uint16)  # 256 does not fit a popcount's uint8
+        for word in range(4):
+            distances += np.bitwise_count(later[:, word] ^ codes[number, word])
+        for other in linkable[number + 1 :][distances <= pdq_radius].tolist():
             union(row, other)
     features = {row: parse_vpdq(text) for row, text in data.videos.items()}
     for a, b in combinations(sorted(features), 2):
