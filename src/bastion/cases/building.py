@@ -16,7 +16,6 @@ categorised until an analyst looks at them.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -175,7 +174,6 @@ class CaseBuilder:
         labels = cluster(
             ClusterInput.from_parquet([s / RESULTS for s in [*scans, folder]]),
             pdq_radius=case.pdq_threshold,
-            workers=len(os.sched_getaffinity(0)),
         )
         with self.store.transaction() as session:
             source = CaseSource(
