@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +40,21 @@ ARGS = [
 ]
 
 
+@contextmanager
+def chromium_page(playwright: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A page of Debian's Chromium, kept off the network, and the errors it logs
+    (console errors and uncaught exceptions): a page the CSP broke says so."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page, errors
+    finally:
+        browser.close()
+
+
 @pytest.fixture
 def browser_server(tmp_path: Path) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists():
@@ -60,11 +77,7 @@ def test_log_in_claim_reveal_decide(browser_server: LiveServer) -> None:
     item = state.queue.enqueue(scanned, data, submitted_by="key:test", name="upload.jpg")
     SHOTS.mkdir(parents=True, exist_ok=True)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with sync_playwright() as playwright, chromium_page(playwright) as (page, errors):
         page.goto(f"{browser_server.url}/ui/")
         expect(page).to_have_url(f"{browser_server.url}/ui/login")
         page.get_by_label("User name").fill("reviewer1")
@@ -97,7 +110,6 @@ def test_log_in_claim_reveal_decide(browser_server: LiveServer) -> None:
         undo = page.get_by_role("button", name="Undo")
         expect(undo).to_be_visible()
         page.screenshot(path=str(SHOTS / "review-decided.png"))
-        browser.close()
 
     assert not errors, errors  # the CSP blocked nothing the page needs
     assert (SHOTS / "review-revealed.png").stat().st_size > 10_000

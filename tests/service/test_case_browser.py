@@ -18,7 +18,7 @@ from tests.cases.evidence import bank_evidence, new_case, scan_into_case, write_
 from tests.provenance.test_c2pa_signing import SigningCA, _pem
 from tests.service.conftest import PASSWORD
 from tests.service.live import LiveServer
-from tests.service.test_browser import ARGS, CHROMIUM, SHOTS, browser_server  # noqa: F401
+from tests.service.test_browser import SHOTS, browser_server, chromium_page  # noqa: F401
 
 
 def _build_case(server: LiveServer, folder: Path, authority: SigningCA) -> str:
@@ -52,12 +52,7 @@ def test_open_a_cluster_claim_reveal_categorise_undo(
     home = f"{browser_server.url}/ui/cases/{name}"
     SHOTS.mkdir(parents=True, exist_ok=True)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    with sync_playwright() as playwright, chromium_page(playwright) as (page, errors):
         page.goto(f"{browser_server.url}/ui/cases")
         page.get_by_label("User name").fill("analyst1")
         page.get_by_label("Password").fill(PASSWORD)
@@ -102,7 +97,6 @@ def test_open_a_cluster_claim_reveal_categorise_undo(
 
         page.keyboard.press("u")  # undo
         expect(page.locator("#cluster-state")).to_contain_text("Status: open")
-        browser.close()
 
     # The only refusal is the thumbnail of the unreadable file (422): no script
     # error, and nothing blocked by the Content-Security-Policy.
