@@ -36,6 +36,8 @@ class Request:
     query: dict[str, str]  # the first value of each parameter
     headers: dict[str, str]  # names in lower case
     client_ip: str
+    method: str = "GET"
+    body: bytes = b""  # a POST's body, as received (de-chunked if it came chunked)
 
 
 @dataclass(frozen=True)
@@ -208,12 +210,34 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
+        self._answer(b"")
+
+    def do_POST(self) -> None:
+        """A POST is served like a GET, with its body on ``Request.body``.
+
+        The body is read whole before the fake sees the request, even one it refuses: an
+        unread body would be taken for the next request on the keep-alive connection.
+        """
+        self._answer(self._read_body())
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers, up to the blank line that ends the body
+            return b"".join(chunks)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _answer(self, body: bytes) -> None:
         fake = self.server.fake
         headers = {name.lower(): value for name, value in self.headers.items()}
         fake.requests.append(RequestLog(self.command, self.path, headers))
         split = urlsplit(self.path)
         query = {name: values[0] for name, values in parse_qs(split.query).items()}
-        request = Request(split.path, query, headers, self.client_address[0])
+        request = Request(split.path, query, headers, self.client_address[0], self.command, body)
         try:
             response = fake._serve(request)
         except Exception:  # noqa: BLE001 - the fake's own bug: answered 500, raised at exit
