@@ -244,6 +244,18 @@ def test_a_report_is_submitted_uploaded_described_and_finished(
     assert [f.fileinfo_xml for f in stored] == [d.encode() for d in details]
 
 
+def test_a_chunked_body_is_read_whole(fake: FakeCyberTipline, client: httpx.Client) -> None:
+    """A client streaming its document sends it chunked, with no Content-Length."""
+    body = REPORT.encode()
+    chunks = iter([body[:100], body[100:101], body[101:]])
+    response = client.post(f"{fake.url}/submit", content=chunks, headers=XML)
+    assert fake.requests[-1].headers["transfer-encoding"] == "chunked"
+    assert code(response) == 0
+    report_id = int(answer(response).findtext("reportId", ""))
+    assert fake.reports[report_id].xml == body
+    assert code(client.get(f"{fake.url}/status")) == 0  # the connection is still in step
+
+
 def test_a_report_using_every_described_element_is_accepted(
     fake: FakeCyberTipline, client: httpx.Client
 ) -> None:

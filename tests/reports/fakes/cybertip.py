@@ -186,8 +186,16 @@ class FakeCyberTipline(FakeServer):
             injected = self._responses[endpoint]
             if injected:
                 return _answer(injected.popleft())
+        handlers = {
+            "status": self._status,
+            "submit": self._submit,
+            "upload": self._upload,
+            "fileinfo": self._fileinfo,
+            "finish": self._finish,
+            "retract": self._retract,
+        }
         try:
-            return getattr(self, f"_{endpoint}")(request)
+            return handlers[endpoint](request)
         except _Refused as refused:
             return _answer(refused.code, refused.detail)
 
@@ -280,7 +288,7 @@ def _parse(request: Request, root_name: str) -> Element:
     if _content_type(request).get_content_type() != "text/xml":
         raise _Refused(INVALID_REQUEST, "the body must be sent as text/xml")
     try:
-        root = defusedxml.ElementTree.fromstring(request.body)
+        root: Element = defusedxml.ElementTree.fromstring(request.body)
     except (ParseError, defusedxml.DefusedXmlException) as exc:
         raise _Refused(MALFORMED_XML, str(exc)) from None
     try:
