@@ -15,7 +15,7 @@ from bastion.errors import BastionError
 
 ENV_PREFIX = "BASTION_"
 #: Settings that are paths or text; every other one is a whole number.
-_PATHS = frozenset({"home", "trust_anchors"})
+_PATHS = frozenset({"home", "trust_anchors", "cybertip_credentials"})
 _TEXTS = frozenset(
     {
         "database_url",
@@ -24,8 +24,12 @@ _TEXTS = frozenset(
         "media_keys",
         "review_priority",
         "review_allowlist",
+        "cybertip_url",
     }
 )
+
+#: US law (18 U.S.C. 2258A(h), as the REPORT Act amended it) asks a year at least.
+LEAST_PRESERVE_DAYS = 365
 
 
 class ConfigError(BastionError, ValueError):
@@ -123,6 +127,18 @@ class Settings:
     #: Allowlist bank that false-positive decisions add the item's hashes to.
     review_allowlist: str = "review-false-positives"
 
+    # --- CyberTipline reports (``bastion report``) ----------------------------
+    #: Where reports go: NCMEC's test environment unless production is set
+    #: (``https://report.cybertip.org/ispws``).
+    cybertip_url: str = "https://exttest.cybertip.org/ispws"
+    #: A file holding ``user:password`` for the CyberTipline, readable by its
+    #: owner only; reports cannot be sent without it.
+    cybertip_credentials: Path | None = None
+    #: Days a finished report's items are preserved (at least 365).
+    preserve_days: int = LEAST_PRESERVE_DAYS
+    #: 1 lets reviewers (not only curators and admins) send reports.
+    reviewers_report: int = 0
+
     @property
     def store_url(self) -> str:
         """The database URL actually used (the embedded SQLite file by default)."""
@@ -152,4 +168,10 @@ class Settings:
             if value < 0:
                 raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} must not be negative")
             overrides[f.name] = value
+        days = overrides.get("preserve_days", LEAST_PRESERVE_DAYS)
+        if isinstance(days, int) and days < LEAST_PRESERVE_DAYS:
+            raise ConfigError(
+                f"{ENV_PREFIX}PRESERVE_DAYS={days} is shorter than the {LEAST_PRESERVE_DAYS} "
+                "days US law asks reported material to be preserved; it may only be longer"
+            )
         return replace(cls(), **overrides)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bastion import audit
 from bastion.pipeline import ScanResult
 from bastion.review.access import ItemAccess
+from bastion.review.context import UploadContext
 from bastion.review.items import Item, Media, Status
 from bastion.review.priority import Priority, priority
 from bastion.store.models import ReviewItem, ReviewMedia, ReviewUpload
@@ -24,7 +25,13 @@ class Intake(ItemAccess):
     order: tuple[str, ...]
 
     def enqueue(
-        self, result: ScanResult, data: bytes, *, submitted_by: str, name: str | None
+        self,
+        result: ScanResult,
+        data: bytes,
+        *,
+        submitted_by: str,
+        name: str | None,
+        context: UploadContext | None = None,
     ) -> Item:
         """Queue a scanned upload (its scan's result and, if a key is set, its bytes).
 
@@ -34,14 +41,22 @@ class Intake(ItemAccess):
         same moment (in several processes), each finds nothing waiting; the
         unique index on waiting items' SHA-256 lets one of them create the
         item, and the others, refused, link to it in a fresh transaction.
+
+        The upload's ``context`` (who uploaded it, from where) is kept with
+        its upload record, encrypted like the media, and only if media is kept.
         """
         try:
-            return self._enqueue(result, data, submitted_by, name)
+            return self._enqueue(result, data, submitted_by, name, context)
         except IntegrityError:
-            return self._enqueue(result, data, submitted_by, name)
+            return self._enqueue(result, data, submitted_by, name, context)
 
     def _enqueue(
-        self, result: ScanResult, data: bytes, submitted_by: str, name: str | None
+        self,
+        result: ScanResult,
+        data: bytes,
+        submitted_by: str,
+        name: str | None,
+        context: UploadContext | None,
     ) -> Item:
         rank = priority(result, self.order)
         now = datetime.now(UTC)
@@ -50,7 +65,9 @@ class Intake(ItemAccess):
         with self.store.transaction() as session:
             waiting = self._waiting(session, sha256) if sha256 else None
             if waiting is not None:
-                return self._link(session, waiting, result, rank, submitted_by, name)
+                linked = self._link(session, waiting, result, rank, submitted_by, name)
+                self._add_upload(session, linked.id, result, submitted_by, name, context)
+                return linked
             item = ReviewItem(
                 created_at=now,
                 submitted_by=submitted_by,
@@ -71,7 +88,7 @@ class Intake(ItemAccess):
             )
             session.add(item)
             session.flush()
-            session.add(_upload(item.id, result, submitted_by, name, now))
+            self._add_upload(session, item.id, result, submitted_by, name, context)
             if self.vault.enabled:
                 sealed = self.vault.seal(item.id, data)
                 session.add(ReviewMedia(item_id=item.id, key_id=sealed.key_id, blob=sealed.blob))
@@ -97,15 +114,40 @@ class Intake(ItemAccess):
                 result=_record(result),
             )
         session.execute(update(ReviewItem).where(ReviewItem.id == item.id).values(**values))
-        session.add(_upload(item.id, result, submitted_by, name, datetime.now(UTC)))
         audit.record(session, submitted_by, "review.link", f"item:{item.id}", name=name)
         session.refresh(item)
         return Item.from_row(item)
 
+    def _add_upload(
+        self,
+        session: Session,
+        item_id: int,
+        result: ScanResult,
+        submitted_by: str,
+        name: str | None,
+        context: UploadContext | None,
+    ) -> None:
+        upload = _upload(item_id, result, submitted_by, name, datetime.now(UTC))
+        session.add(upload)
+        if context is None or context.empty or not self.vault.enabled:
+            return
+        session.flush()
+        sealed = self.vault.seal(upload.id, context.to_json().encode(), purpose="context")
+        upload.context_key_id = sealed.key_id
+        upload.context_blob = sealed.blob
+
 
 def _record(result: ScanResult) -> str:
-    """What an item keeps of its scan: the row a results file would hold."""
-    return json.dumps(result.to_row(), default=str)
+    """What an item keeps of its scan: the row a results file would hold, and
+    the provenance's typed origin and strength (which code acts on, not the
+    words of its level)."""
+    row = result.to_row()
+    assessment = result.provenance
+    row["provenance_origin"] = str(assessment.origin) if assessment and assessment.origin else None
+    row["provenance_strength"] = (
+        str(assessment.strength) if assessment and assessment.strength else None
+    )
+    return json.dumps(row, default=str)
 
 
 def _upload(

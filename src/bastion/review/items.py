@@ -104,6 +104,9 @@ class Item:
     uploads: int
     #: A reviewer's false-positive call that waits for a second reviewer.
     proposed_by: int | None
+    #: A dated hold (a finished CyberTipline report's preservation) and why.
+    hold_until: datetime | None = None
+    hold_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: ReviewItem) -> Item:
@@ -129,6 +132,8 @@ class Item:
             json.loads(row.result),
             row.uploads,
             row.proposed_by if row.status != Status.DECIDED.value else None,
+            as_utc(row.hold_until) if row.hold_until else None,
+            row.hold_reason,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +154,8 @@ class Item:
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "retain_until": self.retain_until.isoformat() if self.retain_until else None,
             "legal_hold": self.legal_hold,
+            "hold_until": self.hold_until.isoformat() if self.hold_until else None,
+            "hold_reason": self.hold_reason,
             "media": Media(self.media_state).note,
             "media_state": self.media_state,
             "uploads": self.uploads,

@@ -73,14 +73,16 @@ class Vault:
     def enabled(self) -> bool:
         return self._current is not None
 
-    def seal(self, item_id: int, data: bytes) -> Sealed:
+    def seal(self, item_id: int, data: bytes, *, purpose: str = "item") -> Sealed:
+        """``data`` encrypted for the row ``item_id`` of ``purpose`` (an upload's
+        context is sealed to its upload row, so it cannot pass for media)."""
         if self._current is None:
             raise VaultError("no media key configured (BASTION_MEDIA_KEYS)")
         nonce = os.urandom(_NONCE)
         cipher = self._keys[self._current]
-        return Sealed(self._current, nonce + cipher.encrypt(nonce, data, _aad(item_id)))
+        return Sealed(self._current, nonce + cipher.encrypt(nonce, data, _aad(item_id, purpose)))
 
-    def open(self, item_id: int, sealed: Sealed) -> bytes:
+    def open(self, item_id: int, sealed: Sealed, *, purpose: str = "item") -> bytes:
         cipher = self._keys.get(sealed.key_id)
         if cipher is None:
             raise VaultError(
@@ -89,10 +91,10 @@ class Vault:
             )
         nonce, body = sealed.blob[:_NONCE], sealed.blob[_NONCE:]
         try:
-            return cipher.decrypt(nonce, body, _aad(item_id))
+            return cipher.decrypt(nonce, body, _aad(item_id, purpose))
         except InvalidTag:
             raise VaultError(f"item {item_id}'s media fails authentication (altered?)") from None
 
 
-def _aad(item_id: int) -> bytes:
-    return f"bastion-review-item:{item_id}".encode()
+def _aad(row_id: int, purpose: str) -> bytes:
+    return f"bastion-review-{purpose}:{row_id}".encode()

@@ -13,10 +13,16 @@ from sqlalchemy.orm import Session
 
 from bastion import audit
 from bastion.accounts import Principal
+from bastion.provenance.carriers import find_carriers
+from bastion.provenance.exif import parse_exif
 from bastion.review.access import ItemAccess
 from bastion.review.items import Item, Media, NotFound, Reveal
 from bastion.review.vault import Sealed
 from bastion.store.models import LoginSession, ReviewEvent, ReviewMedia
+
+#: The review event of a person revealing an item's EXIF metadata (apart from
+#: its image): a CyberTipline report says ``exifViewedByEsp`` from it.
+EXIF_EVENT = "exif"
 
 
 class Viewing(ItemAccess):
@@ -52,6 +58,21 @@ class Viewing(ItemAccess):
                     count = count_reveal(session, who)
             sealed = Sealed(stored.key_id, stored.blob)
         return self.vault.open(item_id, sealed), count
+
+    def exif(self, item_id: int, who: Principal) -> dict[str, str]:
+        """The EXIF fields of the item's media, a recorded reveal of its own
+        (seeing metadata is not seeing the image, and a report says which)."""
+        with self.store.transaction() as session:
+            row = self._visible(session, item_id, who)
+            if row.media_state != Media.KEPT.value:
+                raise NotFound(f"item {item_id} has no media ({row.media_state})")
+            stored = session.get(ReviewMedia, item_id)
+            if stored is None:
+                raise NotFound(f"item {item_id} has no media")
+            data = self.vault.open(item_id, Sealed(stored.key_id, stored.blob))
+            self._event(session, item_id, who, EXIF_EVENT)
+            audit.record(session, who.actor, "review.reveal-exif", f"item:{item_id}")
+        return parse_exif(find_carriers(data, self.settings.max_metadata_bytes)).values
 
     def reveals_this_login(self, who: Principal) -> int:
         if who.session_id is None:

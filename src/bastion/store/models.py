@@ -350,6 +350,10 @@ class ReviewItem(Base):
     proposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: The last decision's undo record (JSON: who, until when, what it changed).
     undo: Mapped[str | None] = mapped_column(Text)
+    #: A hold with an end (a finished CyberTipline report preserves its items
+    #: for a year): the media is kept until then, whatever ``retain_until`` says.
+    hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ReviewUpload(Base):
@@ -367,6 +371,10 @@ class ReviewUpload(Base):
     #: What the scan of this upload said (banks may have changed since the first).
     verdict: Mapped[str] = mapped_column(String(32))
     matches: Mapped[str] = mapped_column(Text)
+    #: What the platform said of the upload (uploader, IP events, URL), as
+    #: JSON encrypted with the media keys; kept and purged with the media.
+    context_key_id: Mapped[str | None] = mapped_column(String(16))
+    context_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ListFeedback(Base):
@@ -598,3 +606,67 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# --- CyberTipline reports ----------------------------------------------------
+
+
+class Report(Base):
+    """A CyberTipline report of confirmed items, and how far sending it got.
+
+    Each step's answer is written before the next step starts, so a report
+    whose sender was killed resumes where it stopped.
+    """
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(128))
+    #: "new", "submitted", "finished", "retracted" or "failed".
+    state: Mapped[str] = mapped_column(String(16))
+    #: The CyberTipline base URL it was (or is being) sent to.
+    endpoint: Mapped[str] = mapped_column(Text)
+    incident_type: Mapped[str] = mapped_column(Text)
+    #: The uploader's id on the platform that the report's files share.
+    uploader: Mapped[str | None] = mapped_column(Text)
+    #: NCMEC's ``reportId``, once ``/submit`` answered.
+    remote_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The exact ``<report>`` document sent.
+    report_xml: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportFile(Base):
+    """One item's file in a report: its upload's ``fileId`` and its ``fileDetails``."""
+
+    __tablename__ = "report_files"
+    __table_args__ = (UniqueConstraint("report_id", "item_id", name="uq_report_files_item"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    #: The file annotations the reporter chose (JSON list of names).
+    annotations: Mapped[str] = mapped_column(Text)
+    remote_file_id: Mapped[str | None] = mapped_column(String(128))
+    #: The MD5 NCMEC said it received (checked against the file's own).
+    md5: Mapped[str | None] = mapped_column(String(32))
+    uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The exact ``<fileDetails>`` document sent.
+    fileinfo_xml: Mapped[str | None] = mapped_column(Text)
+    described_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportSetting(Base):
+    """Set-once report settings (the reporter block), as JSON, with who set them."""
+
+    __tablename__ = "report_settings"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(128))
