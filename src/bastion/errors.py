@@ -39,9 +39,16 @@ The tree (defined where they are raised)::
     ├── DetectorError              bastion.provenance.detector
     ├── NotParameters              bastion.provenance.generators.a1111
     ├── Unreadable                 bastion.provenance.generators.record
+    ├── ReportError                bastion.reports.errors
+    │   ├── ReportNotFound
+    │   └── ReportForbidden
+    ├── CyberTipError              bastion.reports.errors
+    │   ├── CyberTipRefused
+    │   └── CyberTipUnavailable
     ├── ReviewError                bastion.review.items
     │   ├── NotFound
-    │   └── Forbidden
+    │   ├── Forbidden
+    │   └── ContextError           bastion.review.context
     ├── NotAnImage                 bastion.review.render (not the media one)
     ├── VaultError                 bastion.review.vault
     ├── ArchiveBomb                bastion.scan.archives
