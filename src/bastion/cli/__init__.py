@@ -9,6 +9,7 @@ from bastion.cli.app import app
 from bastion.cli.banks import bank_app
 from bastion.cli.cases import case_app
 from bastion.cli.exchanges import exchange_app
+from bastion.cli.reports import report_app
 from bastion.cli.service import audit_app, key_app, review_app, user_app
 
 app.add_typer(bank_app, name="bank")
@@ -18,6 +19,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
+app.add_typer(report_app, name="report")
 
 __all__ = ["app"]
 del _demo, _filter, _inspect, _match, _scan

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bastion import __version__
 from bastion.accounts import Principal
 from bastion.config import Settings
-from bastion.service import case_ui, errors, hma, ui, v1
+from bastion.service import case_ui, errors, hma, report_ui, ui, v1
 from bastion.service.errors import ApiError
 from bastion.service.fetch import Fetcher
 from bastion.service.limits import BodyLimit, Timeout
@@ -103,6 +103,7 @@ def create_app(
     app.include_router(hma.router)
     app.include_router(ui.router)
     app.include_router(case_ui.router)
+    app.include_router(report_ui.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _documentation(app)
     _declare_credentials(app)

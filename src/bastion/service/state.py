@@ -20,6 +20,7 @@ from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.exchanges.schedule import ExchangeScheduler
 from bastion.matching.index import Index
+from bastion.reports.reporting import Reporting
 from bastion.review.queue import ReviewQueue
 from bastion.service.limits import LoginThrottle, RateLimiter
 from bastion.store import Store
@@ -43,6 +44,7 @@ class ServiceState:
         self.store = store
         self.accounts = Accounts(store)
         self.queue = ReviewQueue(store, settings)
+        self.reports = Reporting(store, settings, self.queue.vault)
         self.cases = Analysts(store, settings)
         self.case_reader = CaseReader(store)
         self.rate_limiter = RateLimiter(settings.rate_limit)

@@ -181,15 +181,25 @@ def _shown(request: Request, who: Principal, item: Item, view: str) -> dict[str,
     return context
 
 
-def _item_page(request: Request, who: Principal, item: Item, view: str) -> HTMLResponse:
+def item_page_for(
+    request: Request,
+    who: Principal,
+    item: Item,
+    view: str,
+    exif: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The item page; ``exif`` the fields a recorded EXIF reveal just showed."""
     shown = _shown(request, who, item, view)
-    known = state_of(request).queue.context(item.id, who)
+    state = state_of(request)
+    known = state.queue.context(item.id, who)
     return render_page(
         request,
         "item.html",
         who,
         categories=CATEGORIES,
         not_abusive=NOT_ABUSIVE,
+        reporting=state.reports.panel(item.id, who),
+        exif=exif,
         **known,
         **shown,
     )
@@ -198,7 +208,7 @@ def _item_page(request: Request, who: Principal, item: Item, view: str) -> HTMLR
 @router.get("/items/{item_id}")
 def item_page(request: Request, who: Reviewer, item_id: RowId) -> HTMLResponse:
     item = state_of(request).queue.get(item_id, who)
-    return _item_page(request, who, item, "protected")
+    return item_page_for(request, who, item, "protected")
 
 
 @router.post("/items/{item_id}/reveal")
@@ -213,7 +223,7 @@ def reveal(
     shown = _shown(request, who, item, view)
     if request.headers.get("hx-request"):
         return render_page(request, "_media.html", who, oob=True, **shown)
-    return _item_page(request, who, item, view)
+    return item_page_for(request, who, item, view)
 
 
 @router.post("/items/{item_id}/decide")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bastion.accounts import Permission, Principal
 from bastion.matching.match import Match, MatchOutcome, match_signals
 from bastion.pipeline import ScanItem, ScanResult, Verdict, most_urgent
+from bastion.review.context import UploadContext
 from bastion.review.items import Media
 from bastion.service import doors
 from bastion.service.errors import ApiError
@@ -128,6 +129,19 @@ def scan(
     enqueue_all: Annotated[bool, Form(description="queue the item whatever it is")] = False,
     provenance: Annotated[bool, Form(description="read provenance evidence")] = True,
     dihedral: DihedralForm = False,
+    context: Annotated[
+        str | None,
+        Form(
+            max_length=65536,
+            description=(
+                "what the platform knows of the upload, as JSON (all optional): "
+                '{"uploader": {"id", "screen_name", "email"}, "ip_events": [{"address", '
+                '"event": Login|Registration|Purchase|Upload|Other|Unknown, "at", "port"}], '
+                '"uploaded_at", "url", "public"}; kept encrypted with a queued item\'s media '
+                "for a CyberTipline report"
+            ),
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Hashes, matches, provenance assessment and verdict of one upload, or
     of each member of an archive (``results``; ``verdict`` is then the most
@@ -136,13 +150,14 @@ def scan(
     With ``enqueue`` a known-bank hit or an AI-provenance hit goes to the
     review queue (its media encrypted, if a key is configured).
     """
+    upload_context = UploadContext.from_json(context) if context else None
     data, name = doors.read_upload(file)
     scanned = doors.scan_upload(state, data, name, provenance=provenance, dihedral=dihedral)
     wanted = [enqueue_all or (enqueue and result.verdict in HITS) for _, result in scanned]
     if any(wanted) and not who.may(Permission.QUEUE):
         raise ApiError(403, f"role {who.role} may not queue items for review")
     results = [
-        _scanned_dict(state, who, item, result, queue=queue)
+        _scanned_dict(state, who, item, result, queue=queue, context=upload_context)
         for (item, result), queue in zip(scanned, wanted, strict=True)
     ]
     single = results[0] if len(results) == 1 else {}
@@ -151,17 +166,27 @@ def scan(
 
 
 def _scanned_dict(
-    state: ServiceState, who: Principal, item: ScanItem, result: ScanResult, *, queue: bool
+    state: ServiceState,
+    who: Principal,
+    item: ScanItem,
+    result: ScanResult,
+    *,
+    queue: bool,
+    context: UploadContext | None,
 ) -> dict[str, Any]:
     row = result.to_row()
     if not queue:
         return {"verdict": result.verdict, "queued": None, "result": row}
-    queued = state.queue.enqueue(result, item.data or b"", submitted_by=who.actor, name=item.name)
+    queued = state.queue.enqueue(
+        result, item.data or b"", submitted_by=who.actor, name=item.name, context=context
+    )
     return {
         "verdict": result.verdict,
         "queued": queued.id,
         # An upload of a file already waiting for review is linked to its item.
         "uploads": queued.uploads,
         "media": Media(queued.media_state).note,
+        # The context is kept under the media's keys, or not at all.
+        "context": None if context is None else Media(queued.media_state).note,
         "result": row,
     }

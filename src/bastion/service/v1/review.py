@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -35,6 +36,8 @@ class ItemOut(BaseModel):
     decided_at: str | None
     retain_until: str | None
     legal_hold: bool
+    hold_until: str | None = None
+    hold_reason: str | None = None
     media: str
     media_state: str
     uploads: int
@@ -170,6 +173,37 @@ def release(who: Reviewer, state: State, item_id: RowId) -> dict[str, str]:
 def hold(who: Curator, state: State, item_id: RowId) -> dict[str, Any]:
     """Legal hold: the item's media is kept whatever its retention period."""
     return state.queue.set_hold(item_id, who, True).to_dict()
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"until": "2028-12-31T00:00:00+00:00", "reason": "preservation request 2026-118"}
+            ]
+        }
+    )
+
+    until: datetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post(
+    "/review/items/{item_id}/hold-until",
+    tags=["review"],
+    summary="Extend an item's dated hold",
+    responses=ITEM,
+)
+def hold_until(who: Curator, state: State, item_id: RowId, body: HoldIn) -> dict[str, Any]:
+    """Keep the item's media and context until ``until`` (a hold is never shortened)."""
+    return state.queue.extend_hold(item_id, who, body.until, body.reason).to_dict()
+
+
+@router.post("/review/items/{item_id}/exif", tags=["review"], summary="Reveal an item's EXIF")
+def review_exif(who: Reviewer, state: State, item_id: RowId) -> dict[str, str]:
+    """The EXIF fields of the item's media: a recorded reveal of its own, which a
+    CyberTipline report then states (``exifViewedByEsp``, with the fields)."""
+    return state.queue.exif(item_id, who)
 
 
 @router.delete(
