@@ -645,3 +645,26 @@ def test_the_schema_table_is_well_formed() -> None:
     for element, options in CHOICES.items():
         assert element not in SEQUENCES
         assert len(options) == len(set(options))
+
+
+def test_hold_next_keeps_a_call_waiting_then_drops_or_releases_it(
+    fake: FakeCyberTipline, client: httpx.Client
+) -> None:
+    report_id = open_report(client, fake)
+    with ThreadPoolExecutor(1) as pool:
+        hold = fake.hold_next("upload")
+        waiting = pool.submit(upload, client, fake, report_id, b"dropped")
+        assert hold.reached.wait(10)
+        assert not waiting.done()
+        hold.drop()
+        assert code(waiting.result(10)) == 1000
+        assert fake.reports[report_id].files == {}
+
+        hold = fake.hold_next("upload")
+        waiting = pool.submit(upload, client, fake, report_id, b"released")
+        assert hold.reached.wait(10)
+        hold.release()
+        assert code(waiting.result(10)) == 0
+    assert [f.data for f in fake.reports[report_id].files.values()] == [b"released"]
+    # Spent: the next call goes straight through.
+    assert code(upload(client, fake, report_id, b"again")) == 0

@@ -136,7 +136,10 @@ def _internet_details(urls: tuple[str, ...]) -> ET.Element | None:
 
 
 def _web_page_incident(urls: tuple[str, ...]) -> ET.Element:
-    return _element("webPageIncident", {"url": [_leaf("url", url) for url in urls]})
+    element = _element("webPageIncident", {"url": _texts("url", urls)})
+    # The files were uploaded to and hosted by the reporting platform itself.
+    element.set("thirdPartyHostedContent", "false")
+    return element
 
 
 def _reporter(reporter: Reporter) -> ET.Element:
@@ -160,8 +163,8 @@ def _person(name: str, person: Person | None) -> ET.Element | None:
         {
             "firstName": _text("firstName", person.first_name),
             "lastName": _text("lastName", person.last_name),
-            "phone": [_leaf("phone", phone) for phone in person.phones],
-            "email": [_leaf("email", email) for email in person.emails],
+            "phone": _texts("phone", person.phones),
+            "email": _texts("email", person.emails),
         },
     )
 
@@ -216,7 +219,7 @@ def _file_details(report_id: int, file_id: str, file: FileReport) -> ET.Element:
             "originalFileHash": [_file_hash(kind, value) for kind, value in file.hashes],
             "ipCaptureEvent": _ip_capture_event(file.ip_event) if file.ip_event else None,
             "details": _details(file.exif),
-            "additionalInfo": [_leaf("additionalInfo", text) for text in file.additional_info],
+            "additionalInfo": _texts("additionalInfo", file.additional_info),
         },
     )
 
@@ -267,12 +270,27 @@ def _element(name: str, children: Children) -> ET.Element:
 
 def _leaf(name: str, text: str) -> ET.Element:
     element = ET.Element(name)
-    element.text = _NOT_XML.sub("", text)
+    element.text = _carried(text)
     return element
 
 
+def _carried(text: str) -> str:
+    """``text`` as an XML reader will read it back: without the characters XML
+    cannot hold, and with line ends as ``\n`` (a reader turns a bare ``\r``
+    into ``\n`` anyway; saying so here keeps the XML sent equal to what NCMEC reads)."""
+    return _NOT_XML.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def _text(name: str, text: str | None) -> ET.Element | None:
-    return None if text is None or text == "" else _leaf(name, text)
+    """An optional leaf: absent when there is nothing to say (no text, or only
+    whitespace and characters XML cannot hold), never an empty element."""
+    if text is None or not _carried(text).strip():
+        return None
+    return _leaf(name, text)
+
+
+def _texts(name: str, texts: Iterable[str]) -> list[ET.Element]:
+    return [leaf for text in texts if (leaf := _text(name, text)) is not None]
 
 
 def _flag(name: str, value: bool | None) -> ET.Element | None:

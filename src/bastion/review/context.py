@@ -73,11 +73,15 @@ class UploadContext:
         fields = _object(
             document, "context", {"uploader", "ip_events", "uploaded_at", "url", "public"}
         )
-        uploader = _object(fields.get("uploader") or {}, "uploader", {"id", "screen_name", "email"})
+        uploader = _object(
+            {} if fields.get("uploader") is None else fields["uploader"],
+            "uploader",
+            {"id", "screen_name", "email"},
+        )
         email = _text(uploader.get("email"), "uploader.email")
         if email is not None and "@" not in email:
             raise ContextError(f"uploader.email {email!r} is not an email address")
-        events = fields.get("ip_events") or []
+        events = [] if fields.get("ip_events") is None else fields["ip_events"]
         if not isinstance(events, list):
             raise ContextError("ip_events must be a list")
         if len(events) > _MOST_IP_EVENTS:
@@ -122,7 +126,7 @@ class UploadContext:
 def _object(value: object, where: str, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ContextError(f"{where} must be a JSON object")
-    unknown = sorted(set(value) - allowed)
+    unknown = sorted(str(key) for key in value if key not in allowed)
     if unknown:
         raise ContextError(
             f"{where} has unknown field(s) {', '.join(unknown)} "

@@ -23,7 +23,8 @@ Every answer is a ``reportResponse`` document, except a successful ``/finish``, 
 Faults: ``fail_next`` (from ``FakeServer``) answers the next requests to the POST endpoints
 with an HTTP status; ``respond_next`` answers the next calls to one endpoint with HTTP 200
 and a chosen ``responseCode``, changing nothing, as the real service does when it fails
-(1000) or refuses (4000).
+(1000) or refuses (4000).  ``hold_next`` keeps the next call to one endpoint waiting, so a
+test can kill the client while it waits: the call is then dropped, as if it never arrived.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -120,6 +122,33 @@ class FakeReport:
     retracted: bool = False
 
 
+class Hold:
+    """The next call to an endpoint, kept waiting.
+
+    ``reached`` is set when the call arrives; ``drop()`` ends the wait without the call
+    having any effect (the client was killed), ``release()`` lets it through.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.reached = threading.Event()
+        self._released = threading.Event()
+        self.dropped = False
+
+    def release(self) -> None:
+        self._released.set()
+
+    def drop(self) -> None:
+        self.dropped = True
+        self._released.set()
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Block the serving thread until released or dropped (dropped after ``timeout``)."""
+        self.reached.set()
+        if not self._released.wait(timeout):
+            self.dropped = True
+
+
 class _Refused(Exception):
     """A request the API answers with an error code (HTTP 200)."""
 
@@ -151,6 +180,7 @@ class FakeCyberTipline(FakeServer):
         self.submissions = 0
         self._next_report_id = random.randrange(100_000, 9_000_000)
         self._responses: dict[str, deque[int]] = {name: deque() for name in ENDPOINTS}
+        self._holds: dict[str, Hold] = {}
 
     # --- faults ----------------------------------------------------------------------
 
@@ -164,6 +194,16 @@ class FakeCyberTipline(FakeServer):
             raise ValueError(f"no endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
         with self._lock:
             self._responses[endpoint].extend([code] * times)
+
+    def hold_next(self, endpoint: str) -> Hold:
+        """Keep the next authenticated call to ``endpoint`` waiting until the test releases
+        or drops it (see ``Hold``)."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"no endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
+        hold = Hold(endpoint)
+        with self._lock:
+            self._holds[endpoint] = hold
+        return hold
 
     # --- serving ---------------------------------------------------------------------
 
@@ -182,6 +222,12 @@ class FakeCyberTipline(FakeServer):
             return _answer(RESOURCE_NOT_FOUND, status=404)
         if request.method != ENDPOINTS[endpoint]:
             return _answer(INVALID_REQUEST, f"{endpoint} takes {ENDPOINTS[endpoint]}", status=405)
+        with self._lock:
+            hold = self._holds.pop(endpoint, None)
+        if hold is not None:
+            hold.wait()
+            if hold.dropped:
+                return _answer(SERVER_ERROR, "the call was dropped")
         with self._lock:
             injected = self._responses[endpoint]
             if injected:
