@@ -189,3 +189,10 @@ def test_markup_in_text_is_escaped_not_spliced() -> None:
     assert root.findtext("fileName") == file.file_name
     assert root.findtext("fileViewedByEsp") == "false"
     assert len(root.findall("fileViewedByEsp")) == 1
+
+
+def test_the_builder_s_vocabularies_are_the_schema_s() -> None:
+    assert INCIDENT_TYPES == xsd.INCIDENT_TYPES
+    assert IP_EVENTS == xsd.EVENT_NAMES
+    assert INDUSTRY_CLASSES == xsd.INDUSTRY_CLASSIFICATIONS
+    assert tuple(name for name, _, _ in xsd.SEQUENCES["fileAnnotations"]) == FILE_ANNOTATIONS

@@ -19,6 +19,7 @@ from bastion.reports.tipline import (
     Person,
     Reporter,
 )
+from bastion.review.context import parse_moment
 from bastion.review.queue import ReviewQueue
 
 report_app = typer.Typer(
@@ -218,12 +219,9 @@ def _read_text(path: Path | None) -> str | None:
 
 def _hold_until(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise fail(f"--until {text!r} is not an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        raise fail(f"--until {text!r} needs a UTC offset (Z or +HH:MM)")
-    return moment
+        return parse_moment(text)
+    except ValueError as exc:
+        raise fail(f"--until {exc}") from None
 
 
 @report_app.command("hold")

@@ -147,17 +147,26 @@ def _text(value: object, where: str) -> str | None:
     return value
 
 
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 date and time that says its UTC offset (a time without one
+    names no instant), or a ``ValueError`` saying which of the two it is not."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset (add Z or +HH:MM)")
+    return moment
+
+
 def _moment(value: object, where: str) -> datetime | None:
     text = _text(value, where)
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ContextError(f"{where} {text!r} is not an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        raise ContextError(f"{where} {text!r} has no UTC offset (add Z or +HH:MM)")
-    return moment
+        return parse_moment(text)
+    except ValueError as exc:
+        raise ContextError(f"{where} {exc}") from None
 
 
 def _ip_event(value: object, where: str) -> IpCapture:

@@ -40,12 +40,7 @@ class Viewing(ItemAccess):
         any reveal is recorded with its time before the bytes are returned.
         """
         with self.store.transaction() as session:
-            row = self._visible(session, item_id, who)
-            if row.media_state != Media.KEPT.value:
-                raise NotFound(f"item {item_id} has no media ({row.media_state})")
-            stored = session.get(ReviewMedia, item_id)
-            if stored is None:
-                raise NotFound(f"item {item_id} has no media")
+            stored = self._kept_media(session, item_id, who)
             count = 0
             self._first_view(session, item_id, who)
             if reveal is not None:
@@ -63,16 +58,21 @@ class Viewing(ItemAccess):
         """The EXIF fields of the item's media, a recorded reveal of its own
         (seeing metadata is not seeing the image, and a report says which)."""
         with self.store.transaction() as session:
-            row = self._visible(session, item_id, who)
-            if row.media_state != Media.KEPT.value:
-                raise NotFound(f"item {item_id} has no media ({row.media_state})")
-            stored = session.get(ReviewMedia, item_id)
-            if stored is None:
-                raise NotFound(f"item {item_id} has no media")
+            stored = self._kept_media(session, item_id, who)
             data = self.vault.open(item_id, Sealed(stored.key_id, stored.blob))
             self._event(session, item_id, who, EXIF_EVENT)
             audit.record(session, who.actor, "review.reveal-exif", f"item:{item_id}")
         return parse_exif(find_carriers(data, self.settings.max_metadata_bytes)).values
+
+    def _kept_media(self, session: Session, item_id: int, who: Principal) -> ReviewMedia:
+        """The item's sealed media, if ``who`` may see the item and it was kept."""
+        row = self._visible(session, item_id, who)
+        if row.media_state != Media.KEPT.value:
+            raise NotFound(f"item {item_id} has no media ({row.media_state})")
+        stored = session.get(ReviewMedia, item_id)
+        if stored is None:
+            raise NotFound(f"item {item_id} has no media")
+        return stored
 
     def reveals_this_login(self, who: Principal) -> int:
         if who.session_id is None:
