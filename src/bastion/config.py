@@ -7,6 +7,7 @@ have one place to look and one naming scheme (``BASTION_MAX_PIXELS`` ...).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from bastion.errors import BastionError
 
 ENV_PREFIX = "BASTION_"
 #: Settings that are paths or text; every other one is a whole number.
-_PATHS = frozenset({"home", "trust_anchors", "cybertip_credentials"})
+_PATHS = frozenset({"home", "trust_anchors", "cybertip_credentials", "stamp_cert", "stamp_key"})
 _TEXTS = frozenset(
     {
         "database_url",
@@ -37,6 +38,25 @@ class ConfigError(BastionError, ValueError):
 
     code = "config-error"
     status = 500
+
+
+def read_secret_file(path: Path | None, variable: str) -> bytes:
+    """The bytes of a secret's file (a password, a private key), refused when it
+    is not set, cannot be read, or its group or others have any access to it:
+    a secret others can read is no longer the operator's alone."""
+    if path is None:
+        raise ConfigError(
+            f"{ENV_PREFIX}{variable} is not set: name a file readable by its owner only"
+        )
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"{path} may be read by others (mode {stat.filemode(mode)}); run `chmod 600 {path}`"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {ENV_PREFIX}{variable} {path}: {exc.strerror}") from None
 
 
 def _default_home() -> Path:
@@ -138,6 +158,12 @@ class Settings:
     preserve_days: int = LEAST_PRESERVE_DAYS
     #: 1 lets reviewers (not only curators and admins) send reports.
     reviewers_report: int = 0
+
+    # --- stamping generated images (``bastion stamp``) --------------------------
+    #: PEM certificate chain (signer first) that C2PA manifests are signed with.
+    stamp_cert: Path | None = None
+    #: PEM private key of that certificate, readable by its owner only.
+    stamp_key: Path | None = None
 
     @property
     def store_url(self) -> str:

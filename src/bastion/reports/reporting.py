@@ -18,7 +18,6 @@ A finished report places its items' media and context on hold for
 from __future__ import annotations
 
 import json
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from bastion import audit
 from bastion.accounts import Permission, Principal, Role
-from bastion.config import LEAST_PRESERVE_DAYS, ConfigError, Settings
+from bastion.config import LEAST_PRESERVE_DAYS, ConfigError, Settings, read_secret_file
 from bastion.provenance.carriers import find_carriers
 from bastion.provenance.exif import parse_exif
 from bastion.reports.client import CyberTipClient
@@ -611,22 +610,10 @@ class Reporting:
 
 def load_credentials(path: Path | None) -> tuple[str, str]:
     """``user:password`` from the credentials file, refused if others may read it."""
-    if path is None:
-        raise ConfigError(
-            "BASTION_CYBERTIP_CREDENTIALS is not set: name a file holding user:password "
-            "(readable by its owner only)"
-        )
     try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"{path} may be read by others (mode {stat.filemode(mode)}); run `chmod 600 {path}`"
-            )
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read BASTION_CYBERTIP_CREDENTIALS {path}: {exc.strerror}"
-        ) from None
+        text = read_secret_file(path, "CYBERTIP_CREDENTIALS").decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     user, colon, password = text.partition(":")
     if not colon or not user or not password or "\n" in text:
         raise ConfigError(f"{path} must hold one line, user:password")
