@@ -7,6 +7,7 @@ have one place to look and one naming scheme (``BASTION_MAX_PIXELS`` ...).
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -15,7 +16,8 @@ from pathlib import Path
 from bastion.errors import BastionError
 
 ENV_PREFIX = "BASTION_"
-#: Settings that are paths or text; every other one is a whole number.
+#: Settings that are paths or text; ``watermark_messages`` is parsed from hex,
+#: every other one is a whole number.
 _PATHS = frozenset({"home", "trust_anchors", "cybertip_credentials", "stamp_cert", "stamp_key"})
 _TEXTS = frozenset(
     {
@@ -28,6 +30,13 @@ _TEXTS = frozenset(
         "cybertip_url",
     }
 )
+
+#: Bytes of a watermark message Bastion stamps and recognises (48 bits, as SDXL's).
+WATERMARK_MESSAGE_BYTES = 6
+#: Set bits a message needs, of its 48: a flat image's blocks all vote alike,
+#: so its read-out is all zeros or all ones and agrees with at most two thirds
+#: of such a message, far below what the watermark reader asks.
+WATERMARK_MESSAGE_ONES = range(16, 33)
 
 #: US law (18 U.S.C. 2258A(h), as the REPORT Act amended it) asks a year at least.
 LEAST_PRESERVE_DAYS = 365
@@ -57,6 +66,40 @@ def read_secret_file(path: Path | None, variable: str) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {ENV_PREFIX}{variable} {path}: {exc.strerror}") from None
+
+
+def watermark_message_problem(message: bytes) -> str | None:
+    """Why ``message`` cannot be a stamp's watermark message, or None if it can."""
+    if len(message) != WATERMARK_MESSAGE_BYTES:
+        return (
+            f"a watermark message is {WATERMARK_MESSAGE_BYTES} bytes "
+            f"({2 * WATERMARK_MESSAGE_BYTES} hex digits), not {len(message)}"
+        )
+    ones = sum(byte.bit_count() for byte in message)
+    least, most = WATERMARK_MESSAGE_ONES[0], WATERMARK_MESSAGE_ONES[-1]
+    if ones not in WATERMARK_MESSAGE_ONES:
+        return (
+            f"watermark message {message.hex()} has {ones} of its 48 bits set; it needs "
+            f"{least} to {most}, or plain single-colour images would read as marked"
+        )
+    return None
+
+
+def _watermark_messages(raw: str) -> tuple[bytes, ...]:
+    """``BASTION_WATERMARK_MESSAGES``: comma-separated messages of 12 hex digits."""
+    digits = 2 * WATERMARK_MESSAGE_BYTES
+    messages = []
+    for text in (part.strip() for part in raw.split(",")):
+        if not re.fullmatch(f"[0-9a-fA-F]{{{digits}}}", text):
+            raise ConfigError(
+                f"{ENV_PREFIX}WATERMARK_MESSAGES: {text!r} is not {digits} hex digits"
+            )
+        message = bytes.fromhex(text)
+        problem = watermark_message_problem(message)
+        if problem is not None:
+            raise ConfigError(f"{ENV_PREFIX}WATERMARK_MESSAGES: {problem}")
+        messages.append(message)
+    return tuple(messages)
 
 
 def _default_home() -> Path:
@@ -103,6 +146,10 @@ class Settings:
     #: Largest metadata value read for provenance: one XMP packet, PNG text
     #: chunk (after decompression), EXIF block or safetensors header.
     max_metadata_bytes: int = 4 << 20
+    #: Watermark messages this operator stamps its generated images with
+    #: (``bastion stamp``), read as declared AI-generated evidence; Bastion's
+    #: default stamp and Stable Diffusion's are always recognised.
+    watermark_messages: tuple[bytes, ...] = ()
 
     # --- the service (``bastion serve``) -------------------------------------
     #: Largest upload the API accepts (413 above it).
@@ -184,6 +231,9 @@ class Settings:
                 continue
             if f.name in _TEXTS:
                 overrides[f.name] = raw
+                continue
+            if f.name == "watermark_messages":
+                overrides[f.name] = _watermark_messages(raw)
                 continue
             try:
                 value = int(raw.replace("_", ""))

@@ -8,14 +8,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pywt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from bastion.provenance.watermark import SCHEMES, block_votes, read_bits, read_watermarks
+from bastion.provenance.watermark import (
+    SDXL,
+    block_votes,
+    haar_merge,
+    haar_split,
+    read_bits,
+    read_watermarks,
+)
 from tests.conftest import SHARED
 
 WATERMARKS = SHARED / "testdata" / "watermark"
 ROWS = list(csv.DictReader((WATERMARKS / "expected.csv").open()))
-SDXL, SD1 = SCHEMES
 
 
 def _votes(image: Image.Image) -> np.ndarray:
@@ -81,3 +91,31 @@ def test_no_false_positives_on_the_photo_corpus(photo_corpus: list[Path]) -> Non
 
 def test_images_too_small_to_carry_a_mark_are_skipped() -> None:
     assert read_watermarks(Image.new("RGB", (200, 600))) == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 12), st.integers(1, 12)).map(lambda s: (2 * s[0], 2 * s[1])),
+        elements=st.floats(-600, 600, allow_nan=False),
+    )
+)
+def test_the_haar_transforms_are_pywavelets_bit_for_bit(plane: np.ndarray) -> None:
+    low, high = haar_split(plane, axis=0)
+    approximation, low_high = haar_split(low, axis=1)
+    high_low, high_high = haar_split(high, axis=1)
+    reference, (horizontal, vertical, diagonal) = pywt.dwt2(plane, "haar")
+    for ours, theirs in [
+        (approximation, reference),
+        (high_low, horizontal),
+        (low_high, vertical),
+        (high_high, diagonal),
+    ]:
+        assert np.array_equal(ours, theirs)
+    rebuilt = haar_merge(
+        haar_merge(approximation, low_high, 1), haar_merge(high_low, high_high, 1), 0
+    )
+    assert np.array_equal(
+        rebuilt, pywt.idwt2((reference, (horizontal, vertical, diagonal)), "haar")
+    )

@@ -162,11 +162,12 @@ class _PixelReader:
 
 
 class WatermarkReader(_PixelReader):
-    """Invisible watermarks Stable Diffusion's reference scripts embed."""
+    """Invisible watermarks: Stable Diffusion's, Bastion's stamp and the
+    messages the operator declares (``BASTION_WATERMARK_MESSAGES``)."""
 
     def read(self, file: FileInput) -> list[Evidence]:
         image = file.image()
-        return [] if image is None else read_watermarks(image)
+        return [] if image is None else read_watermarks(image, file.settings.watermark_messages)
 
 
 class DetectorReader(_PixelReader):
