@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import pywt
@@ -31,8 +32,9 @@ from bastion.provenance.watermark import (
     read_bits,
     read_watermarks,
     u_plane,
+    v_plane,
 )
-from bastion.provenance.watermark_embed import WatermarkError, embed_watermark
+from bastion.provenance.watermark_embed import WatermarkError, embed_watermark, rgb_of
 from tests.images import encode, photo_like
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +146,19 @@ def test_a_photo_the_package_marked_is_recognised_by_its_declared_message(
     marked = _package_embed(imwatermark, photo, OPERATOR_MESSAGE)
     found = read_watermarks(marked, (OPERATOR_MESSAGE,))
     assert [e.detail["message"] for e in found] == [OPERATOR_MESSAGE.hex()]
+
+
+def test_the_colour_conversions_are_opencvs_for_every_colour() -> None:
+    """Bastion's fixed-point YUV, both ways, against ``cv2.cvtColor`` on all
+    2**24 8-bit triples (one plane of 256 x 256 at a time)."""
+    rest = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), axis=-1)
+    for first in range(256):
+        triples = np.concatenate([np.full((256, 256, 1), first), rest], axis=-1).astype(np.uint8)
+        y = luma(triples)
+        ours = np.stack([y, u_plane(triples, y), v_plane(triples, y)], axis=-1)
+        assert np.array_equal(ours, cv2.cvtColor(triples[..., ::-1].copy(), cv2.COLOR_BGR2YUV))
+        theirs = cv2.cvtColor(triples, cv2.COLOR_YUV2BGR)[..., ::-1]
+        assert np.array_equal(rgb_of(*(triples[..., c].astype(np.int32) for c in range(3))), theirs)
 
 
 def _balanced(data: bytes) -> bool:

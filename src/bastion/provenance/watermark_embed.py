@@ -57,7 +57,7 @@ _B_OF_U, _G_OF_U, _G_OF_V, _R_OF_V = 33292, -6472, -9519, 18678
 
 
 class WatermarkError(BastionError, ValueError):
-    """An image too small to carry the mark, or a message it cannot carry."""
+    """An image too small to carry a readable mark, or a message it cannot carry."""
 
     code = "watermark-error"
     status = 422
@@ -85,7 +85,7 @@ def embed_watermark(image: Image.Image, message: bytes) -> Image.Image:
     height, width = marked_region(*u.shape)
     bits = bits_of(message)
     u[:height, :width] = _marked(u[:height, :width], bits)
-    marked_rgb = _rgb_of(y, u, v_plane(rgb, y))
+    marked_rgb = rgb_of(y, u, v_plane(rgb, y))
     agreeing = int((read_bits(block_votes(marked_rgb), len(bits)) == bits).sum())
     if agreeing / len(bits) < THRESHOLD:
         raise WatermarkError(
@@ -130,7 +130,7 @@ def _marked(u: NDArray[np.int32], bits: NDArray[np.bool_]) -> NDArray[np.int32]:
     return marked
 
 
-def _rgb_of(y: NDArray[np.int32], u: NDArray[np.int32], v: NDArray[np.int32]) -> NDArray[np.uint8]:
+def rgb_of(y: NDArray[np.int32], u: NDArray[np.int32], v: NDArray[np.int32]) -> NDArray[np.uint8]:
     """8-bit RGB from OpenCV's Y, U and V planes."""
     u, v = u - 128, v - 128
     r = y + ((v * _R_OF_V + ROUND) >> SHIFT)
