@@ -29,7 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-from bastion import __version__
+from bastion.about import __version__
 
 #: The label ``counts_by_category`` gives items nobody has categorised.
 UNCATEGORISED = "uncategorised"

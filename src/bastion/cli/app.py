@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bastion import __version__
+from bastion.about import __version__
 from bastion.cli.common import (
     EveryFrameOption,
     FrameIntervalOption,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, BinaryIO
 
-from bastion import __version__
+from bastion.about import __version__
 from bastion.fingerprint import Signal
 from bastion.formats.jsonstream import iter_objects
 from bastion.formats.records import (

@@ -26,7 +26,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from bastion import __version__
+from bastion.about import __version__
 from bastion.banks import Banks
 from bastion.config import Settings
 from bastion.errors import BastionError

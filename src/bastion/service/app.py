@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bastion import __version__
+from bastion.about import __version__
 from bastion.accounts import Principal
 from bastion.config import Settings
 from bastion.service import case_ui, errors, hma, report_ui, ui, v1
