@@ -15,7 +15,7 @@ from pathlib import Path
 from bastion.banks import Banks
 from bastion.config import Settings
 from bastion.hashing import hash_bytes
-from bastion.samples import encode_video, panning_frames
+from bastion.samples import encode, encode_video, panning_frames, photo_like
 from bastion.store import Store
 from tests.formats.samples import rand_hex
 from tests.provenance.files import png
@@ -23,6 +23,7 @@ from tests.provenance.test_detector import mean_brightness_model
 from tests.provenance.test_generators import A1111
 from tests.provenance.test_models import safetensors
 from tests.scan.fixtures import jpeg, write_parquet, write_tar, write_zip
+from tests.stamping.conftest import write_stamp_ca
 
 #: The reference videos' vPDQ files (Meta's text format), from the shared test data.
 VPDQ_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "vpdq"
@@ -84,6 +85,9 @@ def _images(folder: Path) -> None:
         (folder / name / "IMG_0002.jpg").write_bytes(jpeg(31))
     (folder / "image.png").write_bytes(png({"parameters": A1111}))
     (folder / "other.jpg").write_bytes(jpeg(32))
+    # A generator's output and the operator's stamping certificate (docs/generation.md).
+    (folder / "generated.png").write_bytes(encode(photo_like(768, 512, seed=40), "PNG"))
+    write_stamp_ca(folder / "stamping")
 
 
 def _datasets(folder: Path) -> None:

@@ -6,17 +6,16 @@ The stable Python API starts here::
     from bastion import hash_file, hash_bytes
     fingerprint = hash_file("photo.jpg")
     fingerprint.pdq, fingerprint.pdq_quality, fingerprint.md5
+
+    from bastion import stamp             # generator operators
+    signed = stamp(png_bytes, generator="my-model", model_sha256=digest)
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+from bastion.about import __version__
 from bastion.fingerprint import Fingerprint, ItemError, Signal
 from bastion.hashing import hash_bytes, hash_file, hash_stream
-
-try:
-    __version__ = version("bastion")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0+unknown"
 
 __all__ = [
     "Fingerprint",
@@ -26,4 +25,15 @@ __all__ = [
     "hash_bytes",
     "hash_file",
     "hash_stream",
+    "stamp",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``bastion.stamp``, imported on first use: stamping loads C2PA and the
+    wavelet code, which hashing alone never needs."""
+    if name == "stamp":
+        from bastion.stamping import stamp
+
+        return stamp
+    raise AttributeError(f"module 'bastion' has no attribute {name!r}")

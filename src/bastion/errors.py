@@ -37,6 +37,7 @@ The tree (defined where they are raised)::
     │   ├── ExchangeBusy           bastion.exchanges.lease
     │   └── ExchangeNotFound       bastion.exchanges.registry
     ├── DetectorError              bastion.provenance.detector
+    ├── WatermarkError             bastion.provenance.watermark_embed
     ├── NotParameters              bastion.provenance.generators.a1111
     ├── Unreadable                 bastion.provenance.generators.record
     ├── ReportError                bastion.reports.errors
@@ -57,6 +58,7 @@ The tree (defined where they are raised)::
     ├── PageHeaderError            bastion.scan.parquet_pages
     ├── NotReady                   bastion.service.state
     ├── InvalidSignal              bastion.signals.types
+    ├── StampError                 bastion.stamping.stamper
     ├── InvalidVpdq                bastion.signals.vpdq
     └── StoreError                 bastion.store.database
 

@@ -5,6 +5,7 @@ from bastion.cli import filter as _filter  # registers `bastion filter`
 from bastion.cli import inspect as _inspect  # registers `bastion inspect`
 from bastion.cli import match as _match  # registers `bastion match`
 from bastion.cli import scan as _scan  # registers `bastion scan`
+from bastion.cli import stamp as _stamp  # registers `bastion stamp`
 from bastion.cli.app import app
 from bastion.cli.banks import bank_app
 from bastion.cli.cases import case_app
@@ -22,4 +23,4 @@ app.add_typer(review_app, name="review")
 app.add_typer(report_app, name="report")
 
 __all__ = ["app"]
-del _demo, _filter, _inspect, _match, _scan
+del _demo, _filter, _inspect, _match, _scan, _stamp

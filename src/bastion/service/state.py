@@ -23,6 +23,7 @@ from bastion.matching.index import Index
 from bastion.reports.reporting import Reporting
 from bastion.review.queue import ReviewQueue
 from bastion.service.limits import LoginThrottle, RateLimiter
+from bastion.stamping import Stamper
 from bastion.store import Store
 
 log = logging.getLogger("bastion.service")
@@ -45,6 +46,7 @@ class ServiceState:
         self.accounts = Accounts(store)
         self.queue = ReviewQueue(store, settings)
         self.reports = Reporting(store, settings, self.queue.vault)
+        self.stamper = Stamper(settings)
         self.cases = Analysts(store, settings)
         self.case_reader = CaseReader(store)
         self.rate_limiter = RateLimiter(settings.rate_limit)

@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bastion.service.v1 import admin, banks, exchanges, hashing, health, reports, review
+from bastion.service.v1 import (
+    admin,
+    banks,
+    exchanges,
+    generation,
+    hashing,
+    health,
+    reports,
+    review,
+)
 
 router = APIRouter(prefix="/v1")
-for group in (health, hashing, banks, exchanges, review, reports, admin):
+for group in (health, hashing, generation, banks, exchanges, review, reports, admin):
     router.include_router(group.router)
