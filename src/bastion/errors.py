@@ -11,6 +11,9 @@ The tree (defined where they are raised)::
 
     BastionError
     ├── AccountError               bastion.accounts
+    ├── AttestError                bastion.attest.errors
+    │   ├── AttestKeyError
+    │   └── AttestationInvalid
     ├── BankError                  bastion.banks.bank
     │   └── BankNotFound
     ├── InvalidLabel               bastion.banks.labels
