@@ -129,3 +129,17 @@ def bank_changes(
         ]
     ]
     return ChangesPage(changes, changes[-1].position if changes else after, len(rows) > limit)
+
+
+def latest_change(store: Store, bank: str) -> Position | None:
+    """The position of ``bank``'s newest change (None for a bank never filled):
+    where a follower stands once it has read them all, so the bank's version."""
+    with store.sessions() as session:
+        bank_id = bank_row(session, bank).id
+        newest = session.execute(
+            select(Entry.seq, Entry.id)
+            .where(Entry.bank_id == bank_id)
+            .order_by(Entry.seq.desc(), Entry.id.desc())
+            .limit(1)
+        ).first()
+    return None if newest is None else Position(newest.seq, newest.id)

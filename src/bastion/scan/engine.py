@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from itertools import islice
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
@@ -28,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from bastion.about import __version__
 from bastion.banks import Banks
+from bastion.banks.changes import latest_change
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.matching.index import Index
@@ -91,14 +93,21 @@ class ScanPlan:
 
 
 def bank_versions(banks: Banks, index: Index) -> dict[str, Any]:
-    """What each bank held at scan time, for summary.json."""
+    """What each bank held at scan time, for summary.json.
+
+    ``latest_change`` is the position of the bank's newest change (as
+    ``bastion bank changes`` lists them): the bank's version whichever way
+    it was filled, where ``last_import`` has a list's own version only.
+    """
     versions: dict[str, Any] = {}
     counts = index.entry_counts()
     for bank_id, bank in index.banks.items():
         last = banks.last_import(bank.name)
+        position = latest_change(banks.store, bank.name)
         versions[bank.name] = {
             "kind": str(bank.kind),
             "entries": counts[bank_id],
+            "latest_change": None if position is None else str(position),
             "pdq_threshold": bank.pdq_threshold,
             "last_import": None
             if last is None
@@ -269,16 +278,19 @@ def run_scan(
         raise ScanError("; ".join(problems))
     # Left out with --allow-missing; a resume must leave out the same ones.
     recorded = {**plan.to_json(), "missing_sources": missing_sources(plan.sources)}
+    started_at = datetime.now(UTC).isoformat()
     if plan_file.exists():
         if not resume:
             raise ScanError(f"{out} holds an interrupted scan; add --resume to continue it")
-        if json.loads(plan_file.read_text()) != recorded:
+        previous = json.loads(plan_file.read_text())
+        started_at = previous.pop("started_at", started_at)  # a resume goes on with the scan
+        if previous != recorded:
             raise ScanError(
                 f"--resume with different sources, options or banks than {out} "
                 "(or sources that were missing have appeared)"
             )
     out.mkdir(parents=True, exist_ok=True)
-    plan_file.write_text(json.dumps(recorded, indent=2))
+    plan_file.write_text(json.dumps({**recorded, "started_at": started_at}, indent=2))
     done_before = prepare_parts(out)
     report = progress or (lambda _: None)
     report(done_before)
@@ -292,7 +304,15 @@ def run_scan(
     engine(jobs, context, report)
     seconds = time.perf_counter() - started
     missing = recorded["missing_sources"]
-    return _finish(out, plan, missing, jsonl=jsonl, seconds=seconds, done_before=done_before)
+    return _finish(
+        out,
+        plan,
+        missing,
+        jsonl=jsonl,
+        seconds=seconds,
+        done_before=done_before,
+        started_at=started_at,
+    )
 
 
 def _finish(
@@ -303,6 +323,7 @@ def _finish(
     jsonl: bool,
     seconds: float,
     done_before: int,
+    started_at: str,
 ) -> dict[str, Any]:
     results = finish(out, jsonl=jsonl)
     counts = summarize(
@@ -312,6 +333,9 @@ def _finish(
     summary = {
         **counts,
         "duration_s": round(seconds, 3),
+        # The first run's start, whatever resumed it: a signed attestation states both.
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC).isoformat(),
         "items_per_s": round(new_rows / seconds, 1) if seconds else None,
         "bastion_version": __version__,
         "banks": plan.banks,
