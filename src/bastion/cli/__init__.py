@@ -7,6 +7,7 @@ from bastion.cli import match as _match  # registers `bastion match`
 from bastion.cli import scan as _scan  # registers `bastion scan`
 from bastion.cli import stamp as _stamp  # registers `bastion stamp`
 from bastion.cli.app import app
+from bastion.cli.attest import attest_app
 from bastion.cli.banks import bank_app
 from bastion.cli.cases import case_app
 from bastion.cli.exchanges import exchange_app
@@ -21,6 +22,7 @@ app.add_typer(key_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 app.add_typer(report_app, name="report")
+app.add_typer(attest_app, name="attest")
 
 __all__ = ["app"]
 del _demo, _filter, _inspect, _match, _scan, _stamp

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from bastion import audit
 from bastion.banks import Banks
 from bastion.cli.app import app
+from bastion.cli.attest import attest_finished_scan, signing_key
 from bastion.cli.common import (
     EveryFrameOption,
     FrameIntervalOption,
@@ -106,6 +107,15 @@ def scan_command(
     prune: PruneOption = None,
     query_percent: VideoQueryPercentOption = QUERY_MATCH_PERCENT,
     entry_percent: VideoEntryPercentOption = COMPARED_MATCH_PERCENT,
+    attest: Annotated[
+        Path | None,
+        typer.Option(
+            "--attest",
+            metavar="KEY",
+            help="Once the scan is finished, sign DIR/attestation.json with this Ed25519 "
+            "private key (PEM, chmod 600; `bastion attest keygen` makes one).",
+        ),
+    ] = None,
 ) -> None:
     """Hash and match every item of the SOURCEs; write results, summary and removal list.
 
@@ -118,6 +128,7 @@ def scan_command(
     """
     settings = load_settings()
     options = SourceOptions(source_kind, image_column, id_column, allow_missing)
+    key = signing_key(attest, no_banks=no_banks)
     with user_errors():
         store = open_store(settings)
         index = open_index(store, settings)
@@ -148,6 +159,8 @@ def scan_command(
         jsonl=jsonl,
     )
     print_summary(summary, out)
+    if key is not None:
+        attest_finished_scan(out, key)
     exit_for(summary["unchecked"] + len(summary["missing_sources"]))
 
 

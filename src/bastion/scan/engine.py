@@ -96,8 +96,8 @@ def bank_versions(banks: Banks, index: Index) -> dict[str, Any]:
     """What each bank held at scan time, for summary.json.
 
     ``latest_change`` is the position of the bank's newest change (as
-    ``bastion bank changes`` lists them): the bank's version whichever way
-    it was filled, where ``last_import`` has a list's own version only.
+    ``GET /v1/banks/NAME/changes`` gives them): the bank's version whichever
+    way it was filled, where ``last_import`` has a list's own version only.
     """
     versions: dict[str, Any] = {}
     counts = index.entry_counts()
