@@ -297,3 +297,12 @@ def test_an_unreadable_walk_entry_stays_consistent(
     ]
     datasets = [scanned.folder, scanned.shards, scanned.parquet]
     assert verify_attestation(path, key.public_key(), datasets).ok
+
+
+def test_an_envelope_nested_too_deep_is_no_envelope(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    key = Ed25519PrivateKey.generate()
+    assert verify_attestation(path, key.public_key()).failures == (
+        "not a DSSE envelope: it is not JSON",
+    )

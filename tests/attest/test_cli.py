@@ -210,3 +210,18 @@ def test_a_finished_scan_is_attested_on_resume(
     resumed = bastion("scan", dataset, "--out", out, "--resume", "--attest", private)
     assert resumed.exit_code == 0, resumed.output
     assert bastion("attest", "verify", out / "attestation.json", "--key", public).exit_code == 0
+
+
+def test_a_source_missing_at_scan_time_is_stated_and_may_stay_missing(
+    tmp_path: Path, bastion: Invoke, dataset: Path, keys: tuple[Path, Path]
+) -> None:
+    private, public = keys
+    out, gone = tmp_path / "out", tmp_path / "gone"
+    scanned = bastion("scan", dataset, gone, "--allow-missing", "--out", out, "--attest", private)
+    assert scanned.exit_code == 1, scanned.output  # a source was not scanned
+    attestation = out / "attestation.json"
+    both = ["--dataset", dataset, "--dataset", gone]
+    verified = bastion("attest", "verify", attestation, "--key", public, *both)
+    assert verified.exit_code == 0, verified.output
+    assert f"missing at scan time, not scanned: {gone}" in verified.stderr
+    assert json.loads(verified.stdout)["statement"]["missing_sources"] == [str(gone)]

@@ -136,8 +136,11 @@ def write_attestation(out: Path, key: Ed25519PrivateKey) -> Attested:
     envelope = sign(payload, IN_TOTO_PAYLOAD_TYPE, key)
     path = out / ATTESTATION
     partial = path.with_name(f".{ATTESTATION}.partial")
-    partial.write_text(json.dumps(envelope.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(json.dumps(envelope.to_json(), indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     predicate = statement["predicate"]
     return Attested(
         path, len(statement["subject"]), len(predicate["not_hashed"]), key_id(key.public_key())

@@ -79,9 +79,10 @@ def verify_attestation(
         raise AttestError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         envelope = Envelope.from_json(json.loads(document))
-    except ValueError as exc:  # AttestationInvalid is one
-        reason = str(exc) if isinstance(exc, AttestationInvalid) else "it is not JSON"
-        return Verification((f"not a DSSE envelope: {reason}",))
+    except AttestationInvalid as exc:
+        return Verification((str(exc),))
+    except (ValueError, RecursionError):
+        return Verification(("not a DSSE envelope: it is not JSON",))
     failures = []
     try:
         signature = envelope.verify(key)
@@ -113,7 +114,8 @@ def compare_dataset(statement: ScanStatement, datasets: Sequence[Path]) -> Datas
             f"not {len(datasets)}"
         )
     for dataset in datasets:
-        if not os.path.lexists(dataset):
+        # A source missing at scan time was left out (--allow-missing): so may its dataset be.
+        if not os.path.lexists(dataset) and not statement.options.allow_missing:
             raise AttestError(f"--dataset {dataset} does not exist")
     expected = {(s.source, s.name): s.sha256 for s in statement.subjects}
     unread = {(u.source, u.name): u.reason for u in statement.not_hashed}

@@ -115,7 +115,7 @@ def _describe(result: Verification) -> None:
     assert statement is not None  # a verified attestation has one
     predicate, counts = statement.predicate, statement.counts
     banks = ", ".join(
-        f"{escape(b['name'])} ({b['entries']:,} entries, change {b['latest_change']})"
+        f"{escape(b['name'])} ({b['entries']:,} entries, change {b['latest_change'] or 'none'})"
         for b in predicate["banks"]
     )
     lines = [
