@@ -159,8 +159,7 @@ class Segment:
         self.terms = terms
         self.term_rows = term_rows
         self._frame_counts: dict[int, int] | None = None
-        self._matcher: TermMatcher | None = None
-        self._rows_of_term: list[NDArray[np.intp]] = []
+        self._matcher: tuple[TermMatcher, list[NDArray[np.intp]]] | None = None
 
     def video_frames(self, entry_id: int) -> int:
         """Indexed frames of a banked video (0 when it is not in this segment)."""
@@ -260,21 +259,22 @@ class Segment:
         """Hits of the terms found in canonical ``text``, at their edit distances."""
         if not self.terms:
             return []
-        matcher = self._term_matcher()
+        matcher, rows_of_term = self._term_matcher()
         hits: list[Hit] = []
         for number, place in matcher.find(text).items():
-            rows = self._rows_of_term[number]
+            rows = rows_of_term[number]
             hits += self.term_rows.hits(rows, [place.distance] * len(rows))
         return hits
 
-    def _term_matcher(self) -> TermMatcher:
-        """Built on first use: a snapshot saves the terms, not the matcher."""
+    def _term_matcher(self) -> tuple[TermMatcher, list[NDArray[np.intp]]]:
+        """The matcher over the terms and the rows of each of its terms, built
+        on first use (a snapshot saves the terms, not the matcher) and set in
+        one assignment, so a thread that looks meanwhile builds its own."""
         if self._matcher is None:
             rows: dict[str, list[int]] = {}
             for row, term in enumerate(self.terms):
                 rows.setdefault(term, []).append(row)
-            self._matcher = TermMatcher(rows)
-            self._rows_of_term = [
-                np.array(rows[term], dtype=np.intp) for term in self._matcher.terms
-            ]
+            matcher = TermMatcher(rows)
+            rows_of_term = [np.array(rows[term], dtype=np.intp) for term in matcher.terms]
+            self._matcher = (matcher, rows_of_term)
         return self._matcher

@@ -9,18 +9,20 @@ the same matches looking up each word of the text a few times:
 - **Terms allowed no edit** (short ones): every run of the text's words as
   long as some such term is looked up whole in a dict of them (token
   hashing).
-- **Terms allowed edits**: if a term of ``m`` words is within ``e`` edits
-  of a run of ``m`` words, one of its words is within ``e // m`` edits of
-  the run's word in its place (pigeonhole: were each word further, the sum
-  would exceed ``e``).  Two words are within ``k`` edits only if deleting at
-  most ``k`` characters from each leaves the same string, so each word of
-  each term is indexed under every string its deletions to depth ``e // m``
-  leave (SymSpell's deletion neighbourhood).  A word of the text looks up
-  its own deletions, to the largest depth any term word of a near length
-  needs; each key found names a term and the place of the word in it, so a
-  place in the text where the term may start, and that run is then checked
-  word by word with the edits left.  What a word of the text finds is
-  remembered: prompts reuse their words.
+- **Terms allowed edits**: two words are within ``k`` edits only if
+  deleting at most ``k`` characters from each leaves the same string, so a
+  word is indexed under every string its deletions to depth ``k`` leave
+  (SymSpell's deletion neighbourhood).  A one-word term is indexed so at
+  depth ``e``, its edits.  A term of several words within ``e`` edits of a
+  run of words has a word within ``q`` edits of the run's word in its
+  place, for any depths ``q`` of some of its words that add up (plus one
+  each) to more than ``e`` (pigeonhole: :func:`anchor_depths` picks its
+  longest words).  A word of the text looks up its own deletions, to the
+  largest depth any indexed word of a near length has; each key found names
+  a term and the place of the word in it, so a place in the text where the
+  term may start, and that run is then checked word by word with the edits
+  left.  What a word of the text finds is remembered: prompts reuse their
+  words.
 
 Both ways see every run the brute force accepts, and check each exactly, so
 the results are the brute force's (tests/banks/test_term_index.py checks it
@@ -33,6 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from sqlalchemy import select
 
@@ -55,6 +58,8 @@ REMEMBERED_WORDS = 200_000
 
 #: A term (by number) and the place of one of its words.
 _Posting = tuple[int, int]
+#: ... and the edit distance of a text's word to that word of the term.
+_Candidate = tuple[int, int, int]
 
 
 def deletions(word: str, depth: int) -> set[str]:
@@ -65,6 +70,30 @@ def deletions(word: str, depth: int) -> set[str]:
         frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
         found |= frontier
     return found
+
+
+def anchor_depths(words: tuple[str, ...], edits: int) -> dict[int, int]:
+    """The words of a term it is indexed under (by place), each with its deletion depth.
+
+    If a run of words is within ``edits`` of the term, and words ``j`` are
+    indexed at depths ``q_j`` with ``sum(q_j + 1) > edits``, one of them is
+    within its ``q_j`` of the run's word (were every one further, the edits
+    would add up to more).  The longest words are chosen - the rarest, and
+    a short common word ("the") would make every text a candidate - each at
+    most a third of its letters deep, so the keys stay distinctive.  Only a
+    term of many short words needs more, and gets it on its longest word.
+    """
+    needed = edits + 1
+    depths: dict[int, int] = {}
+    by_length = sorted(range(len(words)), key=lambda place: (-len(words[place]), place))
+    for place in by_length:
+        if needed <= 0:
+            break
+        depths[place] = min(needed - 1, len(words[place]) // 3)
+        needed -= depths[place] + 1
+    if needed > 0:
+        depths[by_length[0]] += needed
+    return depths
 
 
 def _word_starts(words: list[str]) -> list[int]:
@@ -95,12 +124,13 @@ class TermMatcher:
         self._depth: list[int] = []
         for number, words in enumerate(self._words):
             if self._edits[number]:
-                self._index_words(number, words, self._edits[number] // len(words))
+                self._index_words(number, anchor_depths(words, self._edits[number]))
         self._postings = dict(self._postings)
-        self._candidates: dict[str, tuple[_Posting, ...]] = {}
+        self._candidates: dict[str, tuple[_Candidate, ...]] = {}
 
-    def _index_words(self, number: int, words: tuple[str, ...], depth: int) -> None:
-        for place, word in enumerate(words):
+    def _index_words(self, number: int, depths: dict[int, int]) -> None:
+        for place, depth in depths.items():
+            word = self._words[number][place]
             for key in deletions(word, depth):
                 self._postings[key].append((number, place))
             longest = len(word) + depth
@@ -122,15 +152,17 @@ class TermMatcher:
                     found[number] = TermFind(starts[first], starts[last] + len(words[last]), 0)
         checked: set[_Posting] = set()
         for position, word in enumerate(words):
-            for number, place in self._candidates_of(word):
+            for number, place, distance in self._candidates_of(word):
                 first = position - place
                 last = first + len(self._words[number]) - 1
                 if first < 0 or last >= len(words) or (number, first) in checked:
                     continue
                 checked.add((number, first))
-                distance = self._distance(words[first : last + 1], number)
-                if distance is None:
-                    continue
+                if last > first:
+                    total = self._distance(words[first : last + 1], number, place, distance)
+                    if total is None:
+                        continue
+                    distance = total
                 place_found = TermFind(starts[first], starts[last] + len(words[last]), distance)
                 best = found.get(number)
                 # The closest place, the leftmost of equals (a later word may
@@ -139,28 +171,38 @@ class TermMatcher:
                     found[number] = place_found
         return found
 
-    def _candidates_of(self, word: str) -> tuple[_Posting, ...]:
+    def _candidates_of(self, word: str) -> tuple[_Candidate, ...]:
+        """The term words a text word is near: (term, place, edit distance),
+        within the term's edits; worked out once per word and remembered."""
         remembered = self._candidates.get(word)
         if remembered is not None:
             return remembered
         depth = self._depth[len(word)] if len(word) < len(self._depth) else -1
-        found: set[_Posting] = set()
+        postings: set[_Posting] = set()
         if depth >= 0:
             for key in deletions(word, depth):
-                found.update(self._postings.get(key, ()))
+                postings.update(self._postings.get(key, ()))
+        near = []
+        for number, place in sorted(postings):
+            edits = self._edits[number]
+            distance = levenshtein(word, self._words[number][place], edits)
+            if distance <= edits:
+                near.append((number, place, distance))
         if len(self._candidates) >= REMEMBERED_WORDS:
             self._candidates.clear()
-        candidates = self._candidates[word] = tuple(sorted(found))
+        candidates = self._candidates[word] = tuple(near)
         return candidates
 
-    def _distance(self, run: list[str], number: int) -> int | None:
-        """Summed edit distance of a run of words to term ``number``, if within its edits."""
-        left = self._edits[number]
-        total = 0
-        for word, part in zip(run, self._words[number], strict=True):
-            total += levenshtein(word, part, left - total)
-            if total > left:
-                return None
+    def _distance(self, run: list[str], number: int, anchor: int, known: int) -> int | None:
+        """Summed edit distance of a run of words to term ``number``, if within
+        its edits; the word at ``anchor`` is ``known`` edits from its own."""
+        edits = self._edits[number]
+        total = known
+        for place, (word, part) in enumerate(zip(run, self._words[number], strict=True)):
+            if place != anchor:
+                total += levenshtein(word, part, edits - total)
+                if total > edits:
+                    return None
         return total
 
 
@@ -275,7 +317,11 @@ class TermIndex:
             for number, place in self.matcher.find(canonical).items()
             for entry in self._entries[number]
         ]
-        return sorted(hits)
+        return sorted(hits, key=_HIT_ORDER)
+
+
+#: TermHit's own order (its fields in turn), read without a call per comparison.
+_HIT_ORDER = attrgetter("start", "end", "term", "bank", "entry_id")
 
 
 def _screens_by_default(row: BankRow) -> bool:
@@ -283,4 +329,4 @@ def _screens_by_default(row: BankRow) -> bool:
     return row.kind == BankKind.BLOCKLIST.value and row.matching_enabled_ratio > 0
 
 
-__all__ = ["TermEntry", "TermHit", "TermIndex", "TermMatcher", "deletions"]
+__all__ = ["TermEntry", "TermHit", "TermIndex", "TermMatcher", "anchor_depths", "deletions"]
