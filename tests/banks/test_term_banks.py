@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import random
+from dataclasses import replace
+from pathlib import Path
 
 from bastion.banks import Banks
 from bastion.banks.bank import BankKind
@@ -20,9 +22,11 @@ from bastion.matching import Index, match, match_signals
 from bastion.matching import index as index_module
 from bastion.matching.brute import BruteForceIndex
 from bastion.matching.terms import TermIndex
+from bastion.review.vault import new_key
 from bastion.samples import encode, photo_like
 from bastion.store import Store
 from tests.banks.helpers import import_text
+from tests.service.conftest import start_service
 from tests.signals.words import placeholder_text
 
 TERMS_CSV = """signal_type,value,labels
@@ -143,3 +147,64 @@ def test_a_long_text_is_banked_and_found(store: Store, settings: Settings) -> No
     assert [e.signal.value for e in export_entries(store, "terms")] == [long_term]
     assert Banks(store, actor="test").withdraw_signals("terms", [Signal("text", long_term)]) == 1
     assert TermIndex.from_store(store).screen(long_term) == []
+
+
+# --- the doors: the CLI and /v1 -------------------------------------------------
+
+SCREENED = "A T34P0T by the marmalade jars"
+
+
+def test_a_term_bank_through_the_cli(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    terms = tmp_path / "terms.csv"
+    terms.write_text(TERMS_CSV)
+    assert bastion("bank", "create", "kitchen-terms").exit_code == 0
+    imported = bastion("bank", "import", "kitchen-terms", str(terms))
+    assert imported.exit_code == 1  # one row rejected
+    assert "3 added" in imported.output
+    assert bastion("bank", "add", "kitchen-terms", "text:Tea Cake", "text bluebird").exit_code == 0
+    exported = bastion("bank", "export", "kitchen-terms")
+    assert "text,tea cake,," in exported.output.splitlines()
+    listed = json.loads(bastion("bank", "list", "--json").stdout.splitlines()[0])
+    assert (listed["name"], listed["active"]) == ("kitchen-terms", 5)
+
+    matched = bastion("match", "--format", "jsonl", "--hash", f"text:{SCREENED}")
+    assert matched.exit_code == 0
+    row = json.loads(next(line for line in matched.output.splitlines() if line.startswith("{")))
+    assert row["path"] == "text:a teapot by the marmalade jars"
+    assert [(m["distance"], m["labels"]) for m in row["matches"]] == [
+        (0, ["kitchen"]),
+        (1, ["jars", "kitchen"]),
+    ]
+    removed = bastion("bank", "remove", "kitchen-terms", "text:TEA  CAKE!")
+    assert "withdrew 1 of 1" in removed.output
+
+
+def test_a_term_bank_through_v1(settings: Settings) -> None:
+    for service in start_service(replace(settings, media_keys=new_key())):
+        curator, client = service.auth("curator"), service.auth("client")
+        http = service.client
+        assert http.post("/v1/banks", json={"name": "terms"}, headers=curator).status_code == 201
+        body = {
+            "signals": [{"type": "text", "value": v} for v in ("T.e.a.p.o.t", "Marmalade Jar")],
+            "labels": ["local:kitchen"],
+        }
+        added = http.post("/v1/banks/terms/entries", json=body, headers=curator).json()
+        assert added["added"] == 2
+        bad = {"signals": [{"type": "text", "value": "?!"}]}
+        refused = http.post("/v1/banks/terms/entries", json=bad, headers=curator)
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "invalid-signal"
+        described = http.get("/v1/banks/terms", headers=client).json()
+        assert described["by_signal_type"] == {"text": 2}
+        lines = http.get("/v1/banks/terms/entries", headers=client).text.splitlines()
+        assert sorted(json.loads(line)["value"] for line in lines) == ["marmalade jar", "teapot"]
+
+        query = {"signals": [{"type": "text", "value": SCREENED}]}
+        found = http.post("/v1/match", json=query, headers=client).json()
+        assert found["matched"]
+        assert sorted(m["distance"] for m in found["matches"]) == [0, 1]
+        withdraw = {"signals": [{"type": "text", "value": "TEAPOT"}]}
+        gone = http.post("/v1/banks/terms/entries/withdraw", json=withdraw, headers=curator)
+        assert gone.json() == {"withdrawn": 1}
+        found = http.post("/v1/match", json=query, headers=client).json()
+        assert [m["distance"] for m in found["matches"]] == [1]
