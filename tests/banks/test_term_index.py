@@ -15,8 +15,16 @@ from hypothesis import strategies as st
 
 from bastion.banks import BankNotFound, Banks
 from bastion.fingerprint import Signal
-from bastion.matching.terms import TermEntry, TermHit, TermIndex, TermMatcher, deletions
+from bastion.matching.terms import (
+    TermEntry,
+    TermHit,
+    TermIndex,
+    TermMatcher,
+    anchor_depths,
+    deletions,
+)
 from bastion.signals.text import CHARACTERS_PER_EDIT, find_term, max_edits, normalize
+from bastion.signals.types import InvalidSignal
 from bastion.store import Store
 from tests.signals.words import placeholder_text, placeholder_word, with_typos
 
@@ -81,7 +89,7 @@ def test_a_text_without_words_has_no_hits() -> None:
 
 
 def test_terms_are_validated() -> None:
-    with pytest.raises(ValueError, match="no letters or digits"):
+    with pytest.raises(InvalidSignal, match="no letters or digits"):
         TermIndex.from_terms(["teapot", "!!"])
 
 
@@ -89,6 +97,26 @@ def test_deletion_neighbourhood() -> None:
     assert deletions("tea", 0) == {"tea"}
     assert deletions("tea", 1) == {"tea", "ea", "ta", "te"}
     assert deletions("tea", 2) == {"tea", "ea", "ta", "te", "a", "e", "t"}
+
+
+@given(
+    st.lists(st.text("abcdef", min_size=1, max_size=9), min_size=1, max_size=5), st.integers(0, 9)
+)
+def test_anchor_depths_cover_the_edits(words: list[str], edits: int) -> None:
+    """Indexed words whose depths (plus one each) exceed the edits: one of them
+    is within its depth of its place in any run within the edits."""
+    depths = anchor_depths(tuple(words), edits)
+    assert sum(depth + 1 for depth in depths.values()) > edits
+    assert all(0 <= place < len(words) and depth >= 0 for place, depth in depths.items())
+
+
+def test_a_phrase_is_indexed_under_its_longest_word() -> None:
+    assert anchor_depths(("the", "teapot"), 1) == {1: 1}
+    assert anchor_depths(("marmalade", "jar"), 2) == {0: 2}
+    # Short words are a third of their letters deep (none), so all are taken,
+    # and the longest deepened when even that is short of the edits.
+    assert anchor_depths(("a", "b", "c"), 2) == {0: 0, 1: 0, 2: 0}
+    assert anchor_depths(("ab", "c"), 3) == {0: 2, 1: 0}
 
 
 def test_matcher_gives_each_term_its_best_place() -> None:

@@ -59,7 +59,7 @@ JOINERS = "._-'\u2019\u2010\u2011\u2012\u2013\u2014\u2015\u00b7\u2022*~"
 #: ("t e a p o t"); a shorter one ("a b") stays apart.
 SPACED_OUT_RUN = 3
 #: A term may differ from the text in one character edit for each this many
-#: of its letters and digits: floor(5 / 5) = 1 edit for "teapot" and none
+#: of its letters and digits: floor(6 / 5) = 1 edit for "teapot" and none
 #: for "tea".  ``TermIndex`` and ``TextType`` take another ratio as a parameter.
 CHARACTERS_PER_EDIT = 5
 
