@@ -53,6 +53,9 @@ SIGNALS = (
     + [Signal("model_sha256", value) for value in MODELS]
     + [Signal("photodna", "opaque-value-1"), Signal("photodna", "OPAQUE-VALUE-1")]
     + [Signal("vpdq", value) for value in VIDEOS]
+    # Terms of term banks (neutral placeholders): one allowed no edit, one a
+    # word shared with another term, one of two words.
+    + [Signal("text", value) for value in ("jam", "teapot", "teapots", "marmalade jar")]
 )
 #: What is looked up after every step: exact values (an AutoV2 finds its model too).
 EXACT_QUERIES = [s for s in SIGNALS if s.type not in ("pdq", "vpdq")] + [
@@ -60,6 +63,11 @@ EXACT_QUERIES = [s for s in SIGNALS if s.type not in ("pdq", "vpdq")] + [
     Signal("sha256", MODELS[1]),
 ]
 PDQ_QUERIES = [*PDQS, *(flip_bits(base, 20) for base in PDQ_BASES)]
+#: Texts the terms are found in (exactly, within their edits) or not.
+TEXT_QUERIES = [
+    Signal("text", text)
+    for text in ("a teapot by the marmalade jars", "jam and teapotz", "jams", "a teacup")
+]
 BANKS = ("red", "green", "blue")
 
 bank_names = st.sampled_from(BANKS)
@@ -137,7 +145,7 @@ class IndexAgainstBruteForce(RuleBasedStateMachine):
     def same_lookups(self) -> None:
         assert self.index.banks == self.reference.banks
         assert self.index.label_sets == self.reference.label_sets
-        for signal in EXACT_QUERIES:
+        for signal in [*EXACT_QUERIES, *TEXT_QUERIES]:
             assert ordered(self.index.lookup(signal)) == ordered(self.reference.lookup(signal))
         for radius in (None, 0, 31):
             found = self.index.lookup_pdq(PDQ_QUERIES, radius=radius)

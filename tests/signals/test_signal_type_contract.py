@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 import string
 
+from bastion.signals.text import normalize
 from bastion.signals.types import SIGNAL_TYPES, DigestType
 from bastion.signals.vpdq import VpdqFeature, parse_vpdq, to_meta_text, to_signal_value
 from tests.contracts.signal_type import THRESHOLD, SignalTypeContract
+from tests.signals.words import placeholder_text, with_typos
 
 
 def random_hex(rng: random.Random, digits: int) -> str:
@@ -133,3 +135,26 @@ class TestVpdq(SignalTypeContract):
         short_hash = '["' + "0" * 63 + ',100,0.000"]'
         bad_quality = '["' + "0" * 64 + ',101,0"]'
         return ["", "[]", "not a hash", short_hash, bad_quality]
+
+
+class TestText(SignalTypeContract):
+    TYPE = SIGNAL_TYPES["text"]
+
+    def random_value(self, rng: random.Random) -> str:
+        return placeholder_text(rng)
+
+    def near_value(self, value: str, rng: random.Random) -> str:
+        """The term among other words, exactly or with typos that straddle its
+        edits, or other words altogether."""
+        term = with_typos(value, rng.choice((0, 1, 1, 2, 3)), rng)
+        if rng.random() < 0.15:
+            return placeholder_text(rng)
+        before, after = placeholder_text(rng, (0, 4)), placeholder_text(rng, (0, 4))
+        return normalize(f"{before} {term} {after}")
+
+    def other_spellings(self, value: str) -> list[str]:
+        dotted = " ".join(".".join(word) for word in value.split(" "))
+        return [value.upper(), f"  {value}!", dotted, value.replace(" ", " \u200b")]
+
+    def bad_values(self) -> list[str]:
+        return ["", "   ", "?!", "\u200b", "x" * 100_001]

@@ -17,6 +17,7 @@ from bastion.banks.stored import read_value
 from bastion.fingerprint import Signal
 from bastion.matching.index import MatchIndex
 from bastion.matching.segment import EntryRow, Hit
+from bastion.signals.text import find_term, max_edits
 from bastion.signals.types import SignalKind, signal_type
 from bastion.signals.vpdq import matchable, parse_vpdq
 from bastion.store import Store
@@ -47,11 +48,14 @@ class BruteForceIndex(MatchIndex):
         self.label_sets = label_sets
         self.exact: list[tuple[str, str, EntryRow]] = []
         self.pdq: list[_PdqRow] = []
+        self.text: list[EntryRow] = []
         for row in rows:
             if row.bank_id not in banks:
                 continue
             kind = signal_type(row.signal_type).kind
-            if kind is SignalKind.PDQ:
+            if kind is SignalKind.TEXT:
+                self.text.append(row)
+            elif kind is SignalKind.PDQ:
                 self.pdq.append(_PdqRow(row, row.value, None))
             elif kind is SignalKind.VPDQ:
                 for frame in matchable(parse_vpdq(row.value)):
@@ -86,11 +90,23 @@ class BruteForceIndex(MatchIndex):
         kind = signal_type(signal.type)
         if kind.kind is SignalKind.PDQ:
             return self.lookup_pdq([signal.value], radius=radius)[0]
+        if kind.kind is SignalKind.TEXT:
+            return self._lookup_text(signal.value)
         return [
             _hit(row, 0, None)
             for family, value, row in self.exact
             if family == kind.family and value == signal.value
         ]
+
+    def _lookup_text(self, text: str) -> list[Hit]:
+        """Each banked term the brute-force rule finds in ``text``, however large
+        the bank's threshold (the length rule alone caps the edits)."""
+        hits = []
+        for row in self.text:
+            found = find_term(text, row.value, max_edits(row.value))
+            if found is not None:
+                hits.append(_hit(row, found.distance, None))
+        return hits
 
     def lookup_pdq(self, hexes: list[str], *, radius: int | None = None) -> list[list[Hit]]:
         reach = radius

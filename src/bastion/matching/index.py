@@ -33,8 +33,8 @@ from bastion.store import Store
 from bastion.store.models import Bank as BankRow
 from bastion.store.models import Entry
 
-#: 2: rows carry a time (video frames).
-SNAPSHOT_FORMAT = 2
+#: 2: rows carry a time (video frames); 3: segments hold the terms of term banks.
+SNAPSHOT_FORMAT = 3
 #: The delta is folded into a new snapshot once it exceeds both of these.
 DELTA_MIN_ROWS = 50_000
 DELTA_FRACTION = 0.05
@@ -84,7 +84,9 @@ class MatchIndex(Protocol):
 
     def lookup(self, signal: Signal, *, radius: int | None = None) -> list[Hit]:
         """Raw hits of one signal in all live banks, allowlists included: exact
-        signals by value (within their family), PDQ as :meth:`lookup_pdq`."""
+        signals by value (within their family), PDQ as :meth:`lookup_pdq`, a
+        text by the banked terms found in it (at their edit distances, each
+        within its length's edits; ``radius`` does not apply)."""
         ...
 
     def lookup_pdq(self, hexes: list[str], *, radius: int | None = None) -> list[list[Hit]]:
@@ -201,7 +203,7 @@ class Index(MatchIndex):
         """Entries each live bank has in this index (what a match is checked against)."""
         counts: Counter[int] = Counter()
         for segment, base in ((self.base, True), (self.delta, False)):
-            for rows in (segment.pdq_rows, segment.exact_rows):
+            for rows in (segment.pdq_rows, segment.exact_rows, segment.term_rows):
                 # An entry found by two keys (a model hash and its AutoV2) has two rows.
                 _, first = np.unique(rows.entry_ids, return_index=True)
                 entry_ids, bank_ids = rows.entry_ids[first], rows.bank_ids[first]
@@ -224,8 +226,12 @@ class Index(MatchIndex):
 
     def lookup(self, signal: Signal, *, radius: int | None = None) -> list[Hit]:
         """Raw hits in all live banks, allowlists included."""
-        if signal_type(signal.type).kind is SignalKind.PDQ:
+        kind = signal_type(signal.type).kind
+        if kind is SignalKind.PDQ:
             return self.lookup_pdq([signal.value], radius=radius)[0]
+        if kind is SignalKind.TEXT:
+            hits = self._live(self.base.lookup_text(signal.value), base=True)
+            return hits + self._live(self.delta.lookup_text(signal.value), base=False)
         key = exact_key(signal)
         hits = self._live(self.base.lookup_exact(key), base=True)
         return hits + self._live(self.delta.lookup_exact(key), base=False)

@@ -14,6 +14,10 @@ Rules, in order:
    PDQ index; a frame that matches a banked *image* is reported too, with
    the times it appears.  An image that matches a frame of a banked video
    is reported with that frame's time.
+5. A text matches the terms of term banks found in it (see
+   :mod:`bastion.matching.terms`), each within its bank's threshold too.
+   A term on an allowlist suppresses nothing: were it to, adding an
+   allowlisted word to a prompt would switch its screening off.
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ class MatchOutcome:
 
     matches: tuple[Match, ...] = ()
     suppressed: tuple[Match, ...] = ()
-    #: The allowlist entries that did the suppressing.
+    #: The allowlist entries the item hit (all but terms suppress matches).
     allowlisted: tuple[Match, ...] = ()
 
 
@@ -244,7 +248,7 @@ def _decide(candidates: Iterable[tuple[Match, BankKind]]) -> MatchOutcome:
     best: dict[int, tuple[Match, BankKind]] = {}
     allowed_kinds: set[SignalKind] = set()
     for found, kind in candidates:
-        if kind is BankKind.ALLOWLIST:
+        if kind is BankKind.ALLOWLIST and _kind(found) is not SignalKind.TEXT:
             allowed_kinds.add(_kind(found))
         previous = best.get(found.entry_id)
         if previous is None or found.distance < previous[0].distance:

@@ -2,7 +2,9 @@
 
 PDQ entries, and each frame of a vPDQ entry, go into a multi-index
 (:mod:`pdq_mih`); digests and opaque
-values into a sorted table of 128-bit keys for binary search.  Next to each
+values into a sorted table of 128-bit keys for binary search; the terms of
+term banks (``text`` entries) into a term matcher (:mod:`terms`), built
+from the saved terms on the first text lookup.  Next to each
 lives the row's entry id, bank id and label-set id, so a hit needs no
 database round trip.  Segments are built from a stream of rows in bounded
 memory, saved as ``.npy`` files and memory-mapped back.
@@ -24,6 +26,7 @@ from numpy.typing import NDArray
 
 from bastion.fingerprint import Signal
 from bastion.matching.pdq_mih import PdqMultiIndex, codes_from_bytes, codes_from_hex, load_mapped
+from bastion.matching.terms import TermMatcher
 from bastion.signals.types import SIGNAL_TYPES, SignalKind, signal_type
 from bastion.signals.vpdq import matchable, parse_vpdq
 
@@ -136,7 +139,7 @@ class _RowsBuilder:
 
 
 class Segment:
-    """PDQ multi-index plus exact-key table over a set of entry rows."""
+    """PDQ multi-index, exact-key table and terms over a set of entry rows."""
 
     def __init__(
         self,
@@ -144,13 +147,19 @@ class Segment:
         pdq_rows: RowTable,
         exact_keys: NDArray[np.uint64],
         exact_rows: RowTable,
+        terms: list[str],
+        term_rows: RowTable,
     ) -> None:
         self.pdq = pdq
         self.pdq_rows = pdq_rows
         #: (N, 2) sorted lexicographically: high and low 64 bits of each key.
         self.exact_keys = exact_keys
         self.exact_rows = exact_rows
+        #: The term of each ``text`` row, in the order of ``term_rows``.
+        self.terms = terms
+        self.term_rows = term_rows
         self._frame_counts: dict[int, int] | None = None
+        self._matcher: tuple[TermMatcher, list[NDArray[np.intp]]] | None = None
 
     def video_frames(self, entry_id: int) -> int:
         """Indexed frames of a banked video (0 when it is not in this segment)."""
@@ -159,7 +168,7 @@ class Segment:
         return self._frame_counts.get(entry_id, 0)
 
     def __len__(self) -> int:
-        return self.pdq.size + len(self.exact_keys)
+        return self.pdq.size + len(self.exact_keys) + len(self.terms)
 
     @classmethod
     def build(cls, rows: Iterable[EntryRow]) -> Segment:
@@ -167,9 +176,14 @@ class Segment:
         pdq_rows = _RowsBuilder()
         keys = array("Q")
         exact_rows = _RowsBuilder()
+        terms: list[str] = []
+        term_rows = _RowsBuilder()
         for row in rows:
             kind = SIGNAL_TYPES[row.signal_type].kind
-            if kind is SignalKind.PDQ:
+            if kind is SignalKind.TEXT:
+                terms.append(row.value)
+                term_rows.append(row)
+            elif kind is SignalKind.PDQ:
                 pdq_bytes += bytes.fromhex(row.value)
                 pdq_rows.append(row)
             elif kind is SignalKind.VPDQ:
@@ -189,6 +203,8 @@ class Segment:
             pdq_rows.table(),
             exact[order],
             exact_rows.table().take(order),
+            terms,
+            term_rows.table(),
         )
 
     def save(self, directory: Path) -> None:
@@ -196,8 +212,12 @@ class Segment:
         self.pdq_rows.save(directory, "pdq")
         np.save(directory / "exact_keys.npy", self.exact_keys)
         self.exact_rows.save(directory, "exact")
+        self.term_rows.save(directory, "text")
+        (directory / "text_terms.json").write_text(json.dumps(self.terms))
         (directory / "segment.json").write_text(
-            json.dumps({"pdq": self.pdq.size, "exact": len(self.exact_keys)})
+            json.dumps(
+                {"pdq": self.pdq.size, "exact": len(self.exact_keys), "text": len(self.terms)}
+            )
         )
 
     @classmethod
@@ -207,6 +227,8 @@ class Segment:
             RowTable.load(directory, "pdq"),
             load_mapped(directory / "exact_keys.npy"),
             RowTable.load(directory, "exact"),
+            json.loads((directory / "text_terms.json").read_text()),
+            RowTable.load(directory, "text"),
         )
 
     def lookup_exact(self, key: tuple[int, int]) -> list[Hit]:
@@ -232,3 +254,27 @@ class Segment:
         ):
             found[owner].append(hit)
         return found
+
+    def lookup_text(self, text: str) -> list[Hit]:
+        """Hits of the terms found in canonical ``text``, at their edit distances."""
+        if not self.terms:
+            return []
+        matcher, rows_of_term = self._term_matcher()
+        hits: list[Hit] = []
+        for number, place in matcher.find(text).items():
+            rows = rows_of_term[number]
+            hits += self.term_rows.hits(rows, [place.distance] * len(rows))
+        return hits
+
+    def _term_matcher(self) -> tuple[TermMatcher, list[NDArray[np.intp]]]:
+        """The matcher over the terms and the rows of each of its terms, built
+        on first use (a snapshot saves the terms, not the matcher) and set in
+        one assignment, so a thread that looks meanwhile builds its own."""
+        if self._matcher is None:
+            rows: dict[str, list[int]] = {}
+            for row, term in enumerate(self.terms):
+                rows.setdefault(term, []).append(row)
+            matcher = TermMatcher(rows)
+            rows_of_term = [np.array(rows[term], dtype=np.intp) for term in matcher.terms]
+            self._matcher = (matcher, rows_of_term)
+        return self._matcher

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from bastion.errors import BastionError
 from bastion.signals.pdq import hamming
+from bastion.signals.text import CHARACTERS_PER_EDIT, find_term, max_edits, normalize
 from bastion.signals.vpdq import (
     InvalidVpdq,
     match_percentages,
@@ -43,6 +44,9 @@ class SignalKind(StrEnum):
     OPAQUE = "opaque"
     #: A video's frame hashes (vPDQ): matches by the share of frames in common.
     VPDQ = "vpdq"
+    #: Free text (a prompt, a model's training tags) and the terms of term
+    #: banks: a term matches where its words are in the text.
+    TEXT = "text"
 
 
 class InvalidSignal(BastionError, ValueError):
@@ -194,6 +198,43 @@ class OpaqueType:
         return _exact(left, right)
 
 
+#: Longest text a ``text`` value may be, in characters as given.
+MAX_TEXT_LENGTH = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class TextType:
+    """Free text and the terms screened for in it (see :mod:`bastion.signals.text`).
+
+    A value is a text in canonical spelling.  ``compare(text, term,
+    threshold)`` is the brute-force rule: the term's words are in the text,
+    at most ``min(threshold, max_edits(term))`` character edits apart, so a
+    term bank's threshold caps the edits the length rule allows.
+    """
+
+    name: str = "text"
+    family: str = "text"
+    description: str = "Text screened for the terms of term banks"
+    kind: SignalKind = SignalKind.TEXT
+    characters_per_edit: int = CHARACTERS_PER_EDIT
+
+    def validate(self, value: str) -> str:
+        if len(value) > MAX_TEXT_LENGTH:
+            raise InvalidSignal(
+                f"text value is {len(value):,} characters, more than {MAX_TEXT_LENGTH:,}"
+            )
+        canonical = normalize(value)
+        if not canonical:
+            raise InvalidSignal(f"text value has no letters or digits: {value[:80]!r}")
+        return canonical
+
+    def compare(self, left: str, right: str, threshold: int) -> Comparison:
+        """Whether term ``right`` is in text ``left``, and how many edits apart."""
+        edits = min(max(threshold, 0), max_edits(right, self.characters_per_edit))
+        found = find_term(left, right, edits)
+        return Comparison(False, None) if found is None else Comparison(True, found.distance)
+
+
 _TYPES: tuple[SignalType, ...] = (
     DigestType("md5", 32, "md5", "MD5 of the file"),
     DigestType("sha1", 40, "sha1", "SHA-1 of the file"),
@@ -210,6 +251,8 @@ _TYPES: tuple[SignalType, ...] = (
         "model_autov2",
         "AutoV2: first 10 hex digits of a model's SHA-256, as generators write it",
     ),
+    # Last: the match index stores each row's type by its place in this tuple.
+    TextType(),
 )
 SIGNAL_TYPES: dict[str, SignalType] = {t.name: t for t in _TYPES}
 
