@@ -287,3 +287,15 @@ def test_ncmec_export_writes_tombstones_and_groups_by_entry_id() -> None:
         (Signal("video_md5", s.MD5_V), "v1", False),
         (None, "gone", True),
     }
+
+
+def test_te_skips_a_term_it_cannot_carry_instead_of_mangling_it() -> None:
+    entries = [
+        ExportEntry(Signal("text", "marmalade jar"), (), None),
+        ExportEntry(Signal("text", "teapot"), (), None),
+        ExportEntry(Signal("text", "a#b"), (), None),
+    ]
+    got, _ = _round_trip("te", entries)
+    assert [r.signal for r in got] == [Signal("text", "teapot")]
+    report = get_format("te").write(entries, io.BytesIO())
+    assert report.skipped == {"value holds whitespace or '#' (use csv)": 2}

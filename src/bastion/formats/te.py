@@ -8,11 +8,15 @@ words after the value are taken as labels; ``#`` starts a comment.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from bastion.fingerprint import Signal
 from bastion.formats.records import ExportEntry, ExportReport, ReadItem, Reject, make_record
+
+#: What a line of this format cannot hold in a value: its separators.
+_UNCARRIED = re.compile(r"[\s#]")
 
 
 def format_signals(signals: Iterable[Signal]) -> Iterator[str]:
@@ -42,6 +46,10 @@ class TeFormat:
         for entry in entries:
             if entry.withdrawn:
                 report.skip("withdrawn")
+                continue
+            if _UNCARRIED.search(entry.signal.value):
+                # Read back, the words after the first would become labels.
+                report.skip("value holds whitespace or '#' (use csv)")
                 continue
             out.write(f"{entry.signal.type} {entry.signal.value}\n".encode())
             report.written += 1
