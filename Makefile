@@ -44,6 +44,7 @@ bench: setup
 	$(PY) bench/matching.py --import-lines 10000000
 	$(PY) bench/scan.py
 	$(PY) bench/service.py
+	$(PY) bench/stamp.py
 	$(PY) bench/terms.py
 
 # Each fuzz target runs for FUZZ_SECONDS under atheris (installed into the venv

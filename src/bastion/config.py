@@ -18,7 +18,9 @@ from bastion.errors import BastionError
 ENV_PREFIX = "BASTION_"
 #: Settings that are paths or text; ``watermark_messages`` is parsed from hex,
 #: every other one is a whole number.
-_PATHS = frozenset({"home", "trust_anchors", "cybertip_credentials", "stamp_cert", "stamp_key"})
+_PATHS = frozenset(
+    {"home", "trust_anchors", "cybertip_credentials", "stamp_cert", "stamp_key", "check_detector"}
+)
 _TEXTS = frozenset(
     {
         "database_url",
@@ -211,6 +213,15 @@ class Settings:
     stamp_cert: Path | None = None
     #: PEM private key of that certificate, readable by its owner only.
     stamp_key: Path | None = None
+
+    # --- checking generated outputs (``POST /v1/generation-check``) -----------
+    #: 1 keeps a blocked or reviewed output's prompt with it (encrypted like
+    #: its media); 0 keeps only what the prompt matched.
+    check_keep_prompts: int = 0
+    #: An ONNX classifier run on every output (the contract of ``--detector``).
+    check_detector: Path | None = None
+    #: Score, in percent, at which the classifier sends an output to review.
+    check_detector_threshold: int = 50
 
     @property
     def store_url(self) -> str:

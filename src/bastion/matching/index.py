@@ -201,9 +201,21 @@ class Index(MatchIndex):
 
     def entry_counts(self) -> dict[int, int]:
         """Entries each live bank has in this index (what a match is checked against)."""
+        return self._counts(terms_only=False)
+
+    def term_counts(self) -> dict[int, int]:
+        """Text entries each live bank has: where none is live, no text can be screened."""
+        return self._counts(terms_only=True)
+
+    def _counts(self, *, terms_only: bool) -> dict[int, int]:
         counts: Counter[int] = Counter()
         for segment, base in ((self.base, True), (self.delta, False)):
-            for rows in (segment.pdq_rows, segment.exact_rows, segment.term_rows):
+            kinds = (
+                (segment.term_rows,)
+                if terms_only
+                else (segment.pdq_rows, segment.exact_rows, segment.term_rows)
+            )
+            for rows in kinds:
                 # An entry found by two keys (a model hash and its AutoV2) has two rows.
                 _, first = np.unique(rows.entry_ids, return_index=True)
                 entry_ids, bank_ids = rows.entry_ids[first], rows.bank_ids[first]

@@ -58,6 +58,9 @@ class UploadContext:
     uploaded_at: datetime | None = None
     url: str | None = None
     public: bool | None = None
+    #: The prompt a generated upload was made from (kept only when the
+    #: operator asks: ``BASTION_CHECK_KEEP_PROMPTS``).
+    prompt: str | None = None
 
     @classmethod
     def from_json(cls, text: str) -> UploadContext:
@@ -71,7 +74,7 @@ class UploadContext:
     def from_mapping(cls, document: object) -> UploadContext:
         """The context a platform sent, or a ``ContextError`` naming the field at fault."""
         fields = _object(
-            document, "context", {"uploader", "ip_events", "uploaded_at", "url", "public"}
+            document, "context", {"uploader", "ip_events", "uploaded_at", "url", "public", "prompt"}
         )
         uploader = _object(
             {} if fields.get("uploader") is None else fields["uploader"],
@@ -100,6 +103,7 @@ class UploadContext:
             uploaded_at=_moment(fields.get("uploaded_at"), "uploaded_at"),
             url=url,
             public=public,
+            prompt=_text(fields.get("prompt"), "prompt"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +117,7 @@ class UploadContext:
             "uploaded_at": self.uploaded_at.isoformat() if self.uploaded_at else None,
             "url": self.url,
             "public": self.public,
+            "prompt": self.prompt,
         }
 
     def to_json(self) -> str:

@@ -4,6 +4,7 @@ of the same file that already waits for a decision (one file, one decision)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ class Intake(ItemAccess):
         submitted_by: str,
         name: str | None,
         context: UploadContext | None = None,
+        note: Mapping[str, Any] | None = None,
     ) -> Item:
         """Queue a scanned upload (its scan's result and, if a key is set, its bytes).
 
@@ -44,11 +46,13 @@ class Intake(ItemAccess):
 
         The upload's ``context`` (who uploaded it, from where) is kept with
         its upload record, encrypted like the media, and only if media is kept.
+        A ``note`` (why a door queued it, e.g. a generation check's reasons)
+        joins the item's record for the reviewer.
         """
         try:
-            return self._enqueue(result, data, submitted_by, name, context)
+            return self._enqueue(result, data, submitted_by, name, context, note)
         except IntegrityError:
-            return self._enqueue(result, data, submitted_by, name, context)
+            return self._enqueue(result, data, submitted_by, name, context, note)
 
     def _enqueue(
         self,
@@ -57,6 +61,7 @@ class Intake(ItemAccess):
         submitted_by: str,
         name: str | None,
         context: UploadContext | None,
+        note: Mapping[str, Any] | None,
     ) -> Item:
         rank = priority(result, self.order)
         now = datetime.now(UTC)
@@ -65,7 +70,7 @@ class Intake(ItemAccess):
         with self.store.transaction() as session:
             waiting = self._waiting(session, sha256) if sha256 else None
             if waiting is not None:
-                linked = self._link(session, waiting, result, rank, submitted_by, name)
+                linked = self._link(session, waiting, result, rank, submitted_by, name, note)
                 self._add_upload(session, linked.id, result, submitted_by, name, context)
                 return linked
             item = ReviewItem(
@@ -78,7 +83,7 @@ class Intake(ItemAccess):
                 sha256=sha256,
                 pdq=fingerprint.pdq if fingerprint else None,
                 uploads=1,
-                result=_record(result),
+                result=_record(result, note),
                 verdict=str(result.verdict),
                 priority=rank.value,
                 tier=rank.tier,
@@ -103,6 +108,7 @@ class Intake(ItemAccess):
         rank: Priority,
         submitted_by: str,
         name: str | None,
+        note: Mapping[str, Any] | None,
     ) -> Item:
         values: dict[str, Any] = {"uploads": ReviewItem.uploads + 1}
         if rank.value > item.priority:
@@ -111,7 +117,7 @@ class Intake(ItemAccess):
                 priority=rank.value,
                 tier=rank.tier,
                 verdict=str(result.verdict),
-                result=_record(result),
+                result=_record(result, note),
             )
         session.execute(update(ReviewItem).where(ReviewItem.id == item.id).values(**values))
         audit.record(session, submitted_by, "review.link", f"item:{item.id}", name=name)
@@ -137,11 +143,11 @@ class Intake(ItemAccess):
         upload.context_blob = sealed.blob
 
 
-def _record(result: ScanResult) -> str:
-    """What an item keeps of its scan: the row a results file would hold, and
-    the provenance's typed origin and strength (which code acts on, not the
-    words of its level)."""
-    row = result.to_row()
+def _record(result: ScanResult, note: Mapping[str, Any] | None) -> str:
+    """What an item keeps of its scan: the row a results file would hold, the
+    provenance's typed origin and strength (which code acts on, not the
+    words of its level), and the queuing door's note."""
+    row = {**result.to_row(), **(note or {})}
     assessment = result.provenance
     row["provenance_origin"] = str(assessment.origin) if assessment and assessment.origin else None
     row["provenance_strength"] = (

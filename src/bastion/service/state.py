@@ -19,6 +19,7 @@ from bastion.cases.reading import CaseReader
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.exchanges.schedule import ExchangeScheduler
+from bastion.generation import GenerationChecker, check_detector
 from bastion.matching.index import Index
 from bastion.reports.reporting import Reporting
 from bastion.review.queue import ReviewQueue
@@ -47,6 +48,9 @@ class ServiceState:
         self.queue = ReviewQueue(store, settings)
         self.reports = Reporting(store, settings, self.queue.vault)
         self.stamper = Stamper(settings)
+        self.generation = GenerationChecker(
+            self.queue, self.stamper, settings, detector=check_detector(settings)
+        )
         self.cases = Analysts(store, settings)
         self.case_reader = CaseReader(store)
         self.rate_limiter = RateLimiter(settings.rate_limit)
