@@ -7,6 +7,7 @@ filler bytes and the generator metadata uses neutral placeholder words.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -134,6 +135,8 @@ def _lists(folder: Path) -> None:
 def _models(folder: Path) -> None:
     for name in ("lora.safetensors", "model.safetensors"):
         safetensors(folder / name, {"ss_output_name": "placeholder_style"}, tensor_bytes=4096)
+    tags = {"10_set": {"harbour": 4, "t3apot on a table": 2}}
+    safetensors(folder / "tagged.safetensors", {"ss_tag_frequency": json.dumps(tags)}, 4096)
     mean_brightness_model(folder / "detector.onnx")
 
 

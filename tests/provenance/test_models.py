@@ -123,3 +123,35 @@ def test_banked_model_matches_its_file_and_images_that_name_it(bastion, tmp_path
     assert "1 inputs matched" in bastion("match", str(model)).stderr
     shown = json.loads(bastion("bank", "show", "models", "--json").stdout)
     assert shown["active"] == 1
+
+
+def test_training_tags_are_screened_against_term_banks(bastion, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    flagged = safetensors(
+        tmp_path / "flagged.safetensors",
+        {
+            "ss_tag_frequency": json.dumps(
+                {"10_set": {"harbour": 4, "t3apot on table": 2}, "5_more": {"gulls": 1}}
+            ),
+            "modelspec.tags": "dawn, ---",
+        },
+    )
+    clean = safetensors(
+        tmp_path / "clean.safetensors",
+        {"ss_tag_frequency": json.dumps({"set": {"harbour": 4, "gulls": 1}})},
+    )
+    report = inspect_model(flagged, LIMIT)
+    assert report.training_tags == ["harbour", "t3apot on table", "gulls", "dawn", "---"]
+    assert [s.value for s in report.tag_signals] == ["harbour", "teapot on table", "guls", "dawn"]
+    assert bastion("bank", "create", "prompts").exit_code == 0
+    added = bastion("bank", "add", "prompts", "text:teapot", "text:marmalade")
+    assert added.exit_code == 0, added.output
+
+    result = bastion("inspect", "--json", "--match", str(flagged), str(clean))
+
+    assert result.exit_code == 0, result.output
+    flagged_record, clean_record = (json.loads(line) for line in result.stdout.splitlines())
+    assert [(m["bank"], m["signal_type"]) for m in flagged_record["matches"]] == [
+        ("prompts", "text")
+    ]
+    assert flagged_record["training_tags"] == 5
+    assert clean_record["matches"] == []

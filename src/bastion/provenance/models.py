@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from bastion.fingerprint import Signal
 from bastion.provenance.evidence import Evidence, Strength
+from bastion.signals.types import InvalidSignal, normalize_signal
 
 READER = "model"
 MODEL_SUFFIXES = frozenset({".safetensors", ".ckpt", ".pt", ".pth", ".bin"})
@@ -41,7 +42,36 @@ class ModelReport:
 
     @property
     def signals(self) -> list[Signal]:
-        return [Signal("model_sha256", self.sha256)]
+        """The file's hash, for model banks, and its training tags, for term banks."""
+        return [Signal("model_sha256", self.sha256), *self.tag_signals]
+
+    @property
+    def training_tags(self) -> list[str]:
+        """The tags the model was trained on, as training tools record them:
+        ``ss_tag_frequency`` ({dataset folder: {tag: count}}) and the
+        comma-separated ``modelspec.tags``; each once, in the order found."""
+        tags: list[str] = []
+        frequencies = self.metadata.get("ss_tag_frequency")
+        if isinstance(frequencies, dict):
+            for folder in frequencies.values():
+                if isinstance(folder, dict):
+                    tags += [str(tag) for tag in folder]
+        listed = self.metadata.get("modelspec.tags")
+        if isinstance(listed, str):
+            tags += listed.split(",")
+        return list(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+
+    @property
+    def tag_signals(self) -> list[Signal]:
+        """The training tags as ``text`` signals; a tag with no letter or digit
+        holds no term, and is left out."""
+        found = []
+        for tag in self.training_tags:
+            try:
+                found.append(normalize_signal("text", tag))
+            except InvalidSignal:
+                continue
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +82,7 @@ class ModelReport:
             "autov2": self.autov2,
             "legacy_hash": self.legacy_hash,
             "tensors": self.tensors,
+            "training_tags": len(self.training_tags),
             "metadata": self.metadata,
             "evidence": [e.to_dict() for e in self.evidence],
         }
