@@ -49,10 +49,12 @@ from bastion.samples import photo_like
 SIDE = 1024
 
 
-def _jpeg(quality: int) -> Callable[[Image.Image], Image.Image]:
+def _jpeg(quality: int, subsampling: int = -1) -> Callable[[Image.Image], Image.Image]:
+    """A JPEG save; ``subsampling`` 0 keeps full chroma (4:4:4), -1 is Pillow's 4:2:0."""
+
     def save(image: Image.Image) -> Image.Image:
         out = io.BytesIO()
-        image.save(out, "JPEG", quality=quality)
+        image.save(out, "JPEG", quality=quality, subsampling=subsampling)
         return Image.open(out)
 
     return save
@@ -79,6 +81,8 @@ def _crop(margin: float) -> Callable[[Image.Image], Image.Image]:
 #: Each edit, by the name the table and docs use.
 EDITS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "png": _png,
+    # How `bastion stamp` itself writes a JPEG: the mark lives in a chroma plane.
+    "jpeg-95-444": _jpeg(95, subsampling=0),
     "jpeg-95": _jpeg(95),
     "jpeg-90": _jpeg(90),
     "jpeg-75": _jpeg(75),
