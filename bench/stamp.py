@@ -69,7 +69,6 @@ def _stamping_row(
     repeats: int,
 ) -> dict[str, object]:
     """One format's figures: the signing floor, the watermark's cost, the stamp."""
-    import c2pa
     from PIL import Image
 
     from bastion.provenance.watermark import DEFAULT_MESSAGE
@@ -77,29 +76,15 @@ def _stamping_row(
     from bastion.samples import encode, photo_like
     from bastion.stamping import Stamper, StampOptions
     from bastion.stamping.signer import load_signer
-    from bastion.stamping.stamper import TRAINED_ALGORITHMIC_MEDIA, _manifest
+    from bastion.stamping.stamper import sign_manifest
 
     signer = load_signer(settings)
     options = StampOptions(generator="bench-model", model_sha256="ab" * 32)
-    manifest = json.dumps(_manifest(options))
     inputs = [encode(photo_like(side, side * 3 // 4, seed=n), fmt, **save) for n in range(images)]
 
     def floor() -> None:
         for data in inputs:
-            builder = c2pa.Builder(manifest)
-            builder.set_intent(
-                c2pa.C2paBuilderIntent.CREATE,
-                c2pa.C2paDigitalSourceType.TRAINED_ALGORITHMIC_MEDIA,
-            )
-            builder.add_action(
-                {
-                    "action": "c2pa.created",
-                    "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-                    "softwareAgent": {"name": "bench-model"},
-                }
-            )
-            builder.sign(signer, mime, io.BytesIO(data), io.BytesIO())
-            builder.close()
+            sign_manifest(data, mime, signer, options)
 
     def watermark() -> None:
         for data in inputs:

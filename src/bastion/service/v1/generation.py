@@ -17,6 +17,10 @@ from bastion.service.v1.hashing import Upload, upload_example
 from bastion.stamping import StampOptions
 
 router = APIRouter()
+GeneratorForm = Annotated[
+    str, Form(max_length=200, description="the generator, named as the software agent")
+]
+ModelForm = Annotated[str | None, Form(max_length=64, description="SHA-256 of the model file")]
 _BINARY = {"type": "string", "format": "binary"}
 
 
@@ -41,12 +45,8 @@ def stamp(
         bool, Form(description="sign a C2PA manifest (trainedAlgorithmicMedia)")
     ] = True,
     watermark: Annotated[bool, Form(description="embed the invisible dwtDct watermark")] = True,
-    generator: Annotated[
-        str, Form(max_length=200, description="the generator, named as the software agent")
-    ] = "unnamed generator",
-    model_sha256: Annotated[
-        str | None, Form(max_length=64, description="SHA-256 of the model file")
-    ] = None,
+    generator: GeneratorForm = "unnamed generator",
+    model_sha256: ModelForm = None,
 ) -> Response:
     """The image stamped, in its own format; ``X-Bastion-Stamp`` says what it carries."""
     data, _name = doors.read_upload(file)
@@ -75,12 +75,8 @@ def generation_check(
     stamp: Annotated[
         bool, Form(description="stamp an allowed output (watermark and C2PA)")
     ] = False,
-    generator: Annotated[
-        str, Form(max_length=200, description="the generator, named when stamping")
-    ] = "unnamed generator",
-    model_sha256: Annotated[
-        str | None, Form(max_length=64, description="SHA-256 of the model file")
-    ] = None,
+    generator: GeneratorForm = "unnamed generator",
+    model_sha256: ModelForm = None,
 ) -> dict[str, Any]:
     """The verdict and its reasons: a known hash blocks; a term of a term bank in
     the prompt blocks, a near spelling of one asks for review; the configured
