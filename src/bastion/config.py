@@ -51,23 +51,33 @@ class ConfigError(BastionError, ValueError):
     status = 500
 
 
+def secret_file_problem(path: Path, what: str) -> str | None:
+    """Why the file at ``path`` cannot hold a secret (a password, a private key),
+    or None: it must be a regular file, and neither its group nor others may
+    have any access to it (a secret others can read is no longer the
+    operator's alone).  ``OSError`` when it cannot be looked at."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        return f"{what} {path} is not a regular file"
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        mode = stat.filemode(info.st_mode)
+        return f"{what} {path} may be read by others ({mode}); run: chmod 600 {path}"
+    return None
+
+
 def read_secret_file(path: Path | None, variable: str) -> bytes:
-    """The bytes of a secret's file (a password, a private key), refused when it
-    is not set, cannot be read, or its group or others have any access to it:
-    a secret others can read is no longer the operator's alone."""
+    """The bytes of the secret file ``BASTION_<variable>`` names (see
+    :func:`secret_file_problem`), or a ``ConfigError`` saying what is wrong."""
+    name = f"{ENV_PREFIX}{variable}"
     if path is None:
-        raise ConfigError(
-            f"{ENV_PREFIX}{variable} is not set: name a file readable by its owner only"
-        )
+        raise ConfigError(f"{name} is not set: name a file readable by its owner only")
     try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"{path} may be read by others (mode {stat.filemode(mode)}); run `chmod 600 {path}`"
-            )
+        problem = secret_file_problem(path, name)
+        if problem is not None:
+            raise ConfigError(problem)
         return path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {ENV_PREFIX}{variable} {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {name} {path}: {exc.strerror}") from None
 
 
 def watermark_message_problem(message: bytes) -> str | None:

@@ -96,7 +96,7 @@ def test_credentials_readable_by_others_are_refused_with_the_fix(
     credentials = secret_file(tmp_path, "user:pass", mode=0o644)
     code, _out, err = bastion(*add_args(ncmec, credentials))
     assert code == 2
-    assert "can be read by others" in err
+    assert "may be read by others" in err
     assert "chmod 600" in err
     assert bastion("exchange", "list", "--json")[1].strip() == "[]"
 

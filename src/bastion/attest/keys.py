@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from bastion.attest.errors import AttestKeyError
+from bastion.config import secret_file_problem
 
 
 def key_id(key: Ed25519PublicKey) -> str:
@@ -71,14 +72,14 @@ def generate_key_pair(private: Path, public: Path) -> str:
 
 def _read(path: Path, what: str) -> bytes:
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise AttestKeyError(f"{what} {path} is not a regular file")
-        if what == "private key" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            mode = stat.filemode(info.st_mode)
-            raise AttestKeyError(
-                f"private key {path} may be read by others ({mode}); run: chmod 600 {path}"
-            )
+        if what == "private key":
+            problem = secret_file_problem(path, what)
+        elif not stat.S_ISREG(path.stat().st_mode):
+            problem = f"{what} {path} is not a regular file"
+        else:
+            problem = None
+        if problem is not None:
+            raise AttestKeyError(problem)
         return path.read_bytes()
     except OSError as exc:
         raise AttestKeyError(f"cannot read {what} {path}: {exc.strerror or exc}") from None

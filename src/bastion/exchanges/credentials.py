@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from pathlib import Path
 
+from bastion.config import secret_file_problem
 from bastion.exchanges.errors import ExchangeConfigError
 
 ENV_PREFIX = "env:"
@@ -38,16 +38,11 @@ def read_secret(location: str) -> str:
         return value
     path = Path(location)
     try:
-        info = path.stat()
+        problem = secret_file_problem(path, "credentials")
     except OSError as exc:
         raise ExchangeConfigError(f"cannot read credentials {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ExchangeConfigError(f"credentials {path} is not a regular file")
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        mode = stat.filemode(info.st_mode)
-        raise ExchangeConfigError(
-            f"credentials {path} can be read by others ({mode}); run: chmod 600 {path}"
-        )
+    if problem is not None:
+        raise ExchangeConfigError(problem)
     try:
         value = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
